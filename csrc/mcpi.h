@@ -1,0 +1,61 @@
+/*
+ * pymcpi core: the canonical point stream, the hit-counting kernels and the
+ * CPU dispatch.  Plain C99; nothing here knows about Python.
+ *
+ * The stream: point i of seed s is the (i mod MCPI_BLOCK)-th point of block
+ * i / MCPI_BLOCK.  Every block runs its own xoshiro256++ generator whose
+ * state is hashed from (s, block), so any range of points can be counted
+ * without generating the points before it.  Point j of a block is the block's
+ * j-th output: its top and low 31 bits pick the cells of x and y, each
+ * coordinate is the centre (2t + 1) / 2^32 of its cell, and the inside test
+ * x^2 + y^2 < 1 is done exactly in integers.
+ */
+#ifndef MCPI_H
+#define MCPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MCPI_BLOCK 256u /* points per block; part of the stream definition */
+
+/* The four per-seed words every block state is hashed from. */
+typedef struct {
+    uint64_t k[4];
+} mcpi_key;
+
+void mcpi_key_init(mcpi_key *key, uint64_t seed);
+
+/* Hits among points [start, start + n) of the stream; start + n <= 2^64.
+ * Runs on the active path and uses O(1) memory. */
+uint64_t mcpi_count_range(const mcpi_key *key, uint64_t start, uint64_t n);
+
+/* Writes points [start, start + n) as n (x, y) pairs of doubles into xy. */
+void mcpi_sample_range(const mcpi_key *key, uint64_t start, uint64_t n,
+                       double *xy);
+
+/* Rows (x, y) with x^2 + y^2 < 1, decided exactly for every finite input;
+ * NaN and infinities are never inside.  Strides are in bytes. */
+uint64_t mcpi_count_inside_f64(const char *base, size_t rows,
+                               ptrdiff_t row_stride, ptrdiff_t col_stride);
+uint64_t mcpi_count_inside_f32(const char *base, size_t rows,
+                               ptrdiff_t row_stride, ptrdiff_t col_stride);
+
+/* SIMD paths.  Index 0 is "scalar", the portable path, always supported. */
+int mcpi_path_count(void);
+const char *mcpi_path_name(int path);
+int mcpi_path_supported(int path);
+/* Returns the path's index, or -1 if the name is unknown. */
+int mcpi_path_find(const char *name);
+/* Makes a supported path active; returns 0, or -1 if it is unsupported. */
+int mcpi_path_select(int path);
+int mcpi_path_active(void);
+/* The fastest supported path, which is active until one is selected. */
+int mcpi_path_best(void);
+
+/* Benchmark yardstick: a plain 8-lane AVX2 xoshiro256+ loop with no blocks,
+ * two outputs (top 31 bits each) per point and the same exact test, for n
+ * points (rounded up to a multiple of 8).
+ * Returns the hits, or UINT64_MAX where AVX2 is not available. */
+uint64_t mcpi_reference_avx2(uint64_t n);
+
+#endif

@@ -1,0 +1,500 @@
+/*
+ * pymcpi._core: the thin binding of the C core to Python and NumPy.  It checks
+ * arguments, releases the GIL around the core's loops, and cuts long calls into
+ * pieces so that Ctrl-C is answered promptly.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+
+#include <numpy/arrayobject.h>
+
+#include "mcpi.h"
+
+/* Points per GIL-released piece: about 4 ms on AVX2 and 25 ms on the scalar
+ * path, well inside the 0.2 s that Ctrl-C may take.  A multiple of the block
+ * size, so pieces after the first start on a block boundary. */
+#define PIECE (UINT64_C(1) << 23)
+/* Below this many points a call is too short to be worth releasing the GIL. */
+#define SHORT_CALL (UINT64_C(1) << 14)
+
+/* ------------------------------------------------------------------ */
+/* Arguments                                                          */
+
+/* The TypeError for a float where an integer belongs, with the integer to
+ * write instead when the float is a whole number: 1e9 -> 10**9. */
+static int
+float_error(PyObject *obj, const char *name)
+{
+    const double v = PyFloat_AsDouble(obj);
+    PyObject *whole;
+    int k = 0;
+
+    if (!isfinite(v) || v != floor(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, not float %R",
+                     name, obj);
+        return -1;
+    }
+    for (double p = 10.0; p <= v && k < 22; p *= 10.0) { /* exact powers */
+        k++;
+        if (p == v) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s must be an integer, not float %R; write 10**%d",
+                         name, obj, k);
+            return -1;
+        }
+    }
+    whole = PyLong_FromDouble(v);
+    if (whole != NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be an integer, not float %R; write %S", name, obj,
+                     whole);
+        Py_DECREF(whole);
+    }
+    return -1;
+}
+
+/* Writes a non-negative integer below 2^64 to *out, or raises an error that
+ * names the argument.  Accepts int, NumPy integers and anything with
+ * __index__; rejects bool and float (with a hint for values like 1e9). */
+static int
+as_u64(PyObject *obj, const char *name, uint64_t *out)
+{
+    PyObject *value = NULL;
+    long long small;
+    int overflow;
+
+    if (PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, not bool", name);
+        return -1;
+    }
+    if (PyFloat_Check(obj)) {
+        return float_error(obj, name);
+    }
+    if (!PyIndex_Check(obj) || (value = PyNumber_Index(obj)) == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.200s", name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    small = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (small == -1 && PyErr_Occurred()) {
+        goto fail;
+    }
+    if (overflow < 0 || (overflow == 0 && small < 0)) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %S", name, value);
+        goto fail;
+    }
+    if (overflow == 0) {
+        *out = (uint64_t)small;
+    }
+    else {
+        *out = PyLong_AsUnsignedLongLong(value);
+        if (*out == (uint64_t)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s must be below 2**64, got %S",
+                         name, value);
+            goto fail;
+        }
+    }
+    Py_DECREF(value);
+    return 0;
+fail:
+    Py_DECREF(value);
+    return -1;
+}
+
+/* Parses (n, seed=0, start=0) and checks that the range lies in the stream. */
+static int
+parse_range(PyObject *args, PyObject *kwargs, const char *format,
+            uint64_t *n, mcpi_key *key, uint64_t *start)
+{
+    static char *kwlist[] = {"n", "seed", "start", NULL};
+    PyObject *n_obj, *seed_obj = NULL, *start_obj = NULL;
+    uint64_t seed = 0;
+
+    *start = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, format, kwlist, &n_obj,
+                                     &seed_obj, &start_obj)) {
+        return -1;
+    }
+    if (as_u64(n_obj, "n", n) < 0 ||
+        (seed_obj != NULL && as_u64(seed_obj, "seed", &seed) < 0) ||
+        (start_obj != NULL && as_u64(start_obj, "start", start) < 0)) {
+        return -1;
+    }
+    if (*n > 0 && *start + (*n - 1) < *start) {
+        PyErr_Format(PyExc_ValueError,
+                     "start + n must be at most 2**64, the length of a seed's "
+                     "stream; got start=%llu, n=%llu",
+                     (unsigned long long)*start, (unsigned long long)*n);
+        return -1;
+    }
+    mcpi_key_init(key, seed);
+    return 0;
+}
+
+/* Where the next piece of a long call ends: at the next multiple of PIECE. */
+static uint64_t
+piece_length(uint64_t start, uint64_t left)
+{
+    const uint64_t to_boundary = PIECE - start % PIECE;
+    return left < to_boundary ? left : to_boundary;
+}
+
+PyDoc_STRVAR(count_hits_doc,
+"count_hits(n, seed=0, start=0)\n--\n\n"
+"Count the points of the stream that fall inside the quarter circle.\n\n"
+"Parameters\n----------\n"
+"n : int\n    Number of points, counted from ``start``.\n"
+"seed : int, optional\n    Names the stream, 0 <= seed < 2**64.\n"
+"start : int, optional\n    Index of the first point; ``start + n <= 2**64``.\n\n"
+"Returns\n-------\nint\n"
+"    Hits among points ``[start, start + n)`` of seed ``seed``'s stream. The\n"
+"    answer depends on ``(n, seed, start)`` alone, so ranges may be split\n"
+"    freely: ``count_hits(a + b, s) == count_hits(a, s) +\n"
+"    count_hits(b, s, start=a)``.\n\n"
+"Notes\n-----\nReleases the GIL while counting, answers Ctrl-C promptly and uses\n"
+"O(1) memory.\n");
+
+static PyObject *
+count_hits(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    uint64_t n, start, hits = 0;
+    mcpi_key key;
+
+    (void)self;
+    if (parse_range(args, kwargs, "O|OO:count_hits", &n, &key, &start) < 0) {
+        return NULL;
+    }
+    if (n < SHORT_CALL) {
+        return PyLong_FromUnsignedLongLong(mcpi_count_range(&key, start, n));
+    }
+    while (n > 0) {
+        const uint64_t len = piece_length(start, n);
+        uint64_t part;
+        Py_BEGIN_ALLOW_THREADS
+        part = mcpi_count_range(&key, start, len);
+        Py_END_ALLOW_THREADS
+        hits += part;
+        start += len; /* may wrap to 0 at the very end, when n becomes 0 */
+        n -= len;
+        if (PyErr_CheckSignals() < 0) {
+            return NULL;
+        }
+    }
+    return PyLong_FromUnsignedLongLong(hits);
+}
+
+PyDoc_STRVAR(sample_points_doc,
+"sample_points(n, seed=0, start=0)\n--\n\n"
+"Return the points that count_hits counts, as coordinates.\n\n"
+"Parameters\n----------\n"
+"n, seed, start : int\n    As for `count_hits`.\n\n"
+"Returns\n-------\nnumpy.ndarray\n"
+"    Shape ``(n, 2)``, float64, one ``(x, y)`` row per point. Each coordinate\n"
+"    is the centre ``(2t + 1) / 2**32`` of one of ``2**31`` cells of [0, 1),\n"
+"    exactly representable, so ``count_inside(sample_points(n, s)) ==\n"
+"    count_hits(n, s)``.\n\n"
+"Raises\n------\nMemoryError\n    If the array cannot be allocated.\n");
+
+static PyObject *
+sample_points(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    uint64_t n, start;
+    mcpi_key key;
+    PyArrayObject *out;
+    double *xy;
+
+    (void)self;
+    if (parse_range(args, kwargs, "O|OO:sample_points", &n, &key, &start) < 0) {
+        return NULL;
+    }
+    if (n > (uint64_t)(NPY_MAX_INTP / (npy_intp)(2 * sizeof(double)))) {
+        return PyErr_Format(PyExc_MemoryError,
+                            "sample_points: %llu points (16 bytes each) "
+                            "cannot be allocated",
+                            (unsigned long long)n);
+    }
+    npy_intp dims[2] = {(npy_intp)n, 2};
+    out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_DOUBLE);
+    if (out == NULL) {
+        return NULL;
+    }
+    xy = (double *)PyArray_DATA(out);
+    while (n > 0) {
+        const uint64_t len = piece_length(start, n);
+        Py_BEGIN_ALLOW_THREADS
+        mcpi_sample_range(&key, start, len, xy);
+        Py_END_ALLOW_THREADS
+        xy += 2 * len;
+        start += len;
+        n -= len;
+        if (PyErr_CheckSignals() < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return (PyObject *)out;
+}
+
+PyDoc_STRVAR(count_inside_doc,
+"count_inside(points)\n--\n\n"
+"Count the rows (x, y) of an array with x**2 + y**2 < 1.\n\n"
+"Parameters\n----------\n"
+"points : array_like, shape (N, 2)\n"
+"    Real numbers. float32 and float64 arrays, including non-contiguous\n"
+"    views, are read in place; integer and float16 arrays are converted.\n\n"
+"Returns\n-------\nint\n"
+"    The number of rows strictly inside the unit circle. The test is exact\n"
+"    (no rounding), so it agrees with `count_hits` on stream points; NaN and\n"
+"    infinities are never inside.\n\n"
+"Notes\n-----\nReleases the GIL while counting.\n");
+
+static PyObject *
+count_inside(PyObject *self, PyObject *points)
+{
+    PyArrayObject *arr = NULL;
+    PyArray_Descr *descr;
+    uint64_t hits = 0;
+    int type;
+
+    (void)self;
+    arr = (PyArrayObject *)PyArray_FromAny(points, NULL, 0, 0, 0, NULL);
+    if (arr == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError) ||
+            PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError,
+                         "points must be an array-like of shape (N, 2), not "
+                         "%.200s that NumPy cannot turn into an array",
+                         Py_TYPE(points)->tp_name);
+        }
+        return NULL;
+    }
+    if (PyArray_NDIM(arr) != 2 || PyArray_DIM(arr, 1) != 2) {
+        PyObject *shape = PyObject_GetAttrString((PyObject *)arr, "shape");
+        if (shape != NULL) {
+            PyErr_Format(PyExc_ValueError,
+                         "points must have shape (N, 2), got shape %S", shape);
+            Py_DECREF(shape);
+        }
+        goto fail;
+    }
+    type = PyArray_TYPE(arr);
+    if (!(PyTypeNum_ISINTEGER(type) || type == NPY_HALF || type == NPY_FLOAT ||
+          type == NPY_DOUBLE)) {
+        PyErr_Format(PyExc_TypeError,
+                     "points must hold real numbers (float32 or float64), "
+                     "not %S",
+                     (PyObject *)PyArray_DESCR(arr));
+        goto fail;
+    }
+    /* Read float32 and float64 in place; convert the rest, and byte-swapped
+     * or misaligned data, to aligned native float64 or float32. */
+    type = type == NPY_FLOAT ? NPY_FLOAT : NPY_DOUBLE;
+    descr = PyArray_DescrFromType(type);
+    Py_SETREF(arr, (PyArrayObject *)PyArray_FromArray(arr, descr,
+                                                      NPY_ARRAY_ALIGNED));
+    if (arr == NULL) {
+        return NULL;
+    }
+    {
+        const char *base = PyArray_BYTES(arr);
+        const npy_intp rows = PyArray_DIM(arr, 0);
+        const npy_intp row_stride = PyArray_STRIDE(arr, 0);
+        const npy_intp col_stride = PyArray_STRIDE(arr, 1);
+        npy_intp done = 0;
+        while (done < rows) {
+            const npy_intp len = rows - done < (npy_intp)PIECE
+                                     ? rows - done
+                                     : (npy_intp)PIECE;
+            const char *at = base + done * row_stride;
+            uint64_t part;
+            Py_BEGIN_ALLOW_THREADS
+            part = type == NPY_FLOAT
+                       ? mcpi_count_inside_f32(at, (size_t)len, row_stride,
+                                               col_stride)
+                       : mcpi_count_inside_f64(at, (size_t)len, row_stride,
+                                               col_stride);
+            Py_END_ALLOW_THREADS
+            hits += part;
+            done += len;
+            if (PyErr_CheckSignals() < 0) {
+                goto fail;
+            }
+        }
+    }
+    Py_DECREF(arr);
+    return PyLong_FromUnsignedLongLong(hits);
+fail:
+    Py_DECREF(arr);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* SIMD paths                                                         */
+
+PyDoc_STRVAR(simd_doc,
+"simd()\n--\n\n"
+"Return the name of the active SIMD path, for example ``'avx2'``.\n\n"
+"The fastest path this CPU supports is active unless the environment\n"
+"variable ``PYMCPI_SIMD`` named another one at import. Every path gives the\n"
+"same answers, bit for bit.\n");
+
+static PyObject *
+simd(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(mcpi_path_name(mcpi_path_active()));
+}
+
+PyDoc_STRVAR(simd_paths_doc,
+"simd_paths()\n--\n\n"
+"Return the names of the SIMD paths this CPU can run, slowest first.\n\n"
+"``'scalar'``, the portable path, is always among them.\n");
+
+/* The names of all paths, or of those this CPU supports, slowest first. */
+static PyObject *
+path_names(int supported_only)
+{
+    PyObject *list = PyList_New(0), *name;
+
+    if (list == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < mcpi_path_count(); i++) {
+        if (supported_only && !mcpi_path_supported(i)) {
+            continue;
+        }
+        name = PyUnicode_FromString(mcpi_path_name(i));
+        if (name == NULL || PyList_Append(list, name) < 0) {
+            Py_XDECREF(name);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(name);
+    }
+    return list;
+}
+
+static PyObject *
+simd_paths(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return path_names(1);
+}
+
+PyDoc_STRVAR(select_simd_doc,
+"_select_simd(name)\n--\n\n"
+"Make the SIMD path ``name`` active; ``PYMCPI_SIMD`` is the public way.\n\n"
+"Raises ValueError if the name is unknown or the CPU cannot run it.\n");
+
+static PyObject *
+select_simd(PyObject *self, PyObject *name_obj)
+{
+    const char *name;
+    int path;
+
+    (void)self;
+    if (!PyUnicode_Check(name_obj)) {
+        return PyErr_Format(PyExc_TypeError, "name must be a str, not %.200s",
+                            Py_TYPE(name_obj)->tp_name);
+    }
+    if ((name = PyUnicode_AsUTF8(name_obj)) == NULL) {
+        return NULL;
+    }
+    path = mcpi_path_find(name);
+    if (path < 0 || mcpi_path_select(path) < 0) {
+        PyObject *names = path_names(path >= 0);
+        if (names != NULL) {
+            PyErr_Format(PyExc_ValueError,
+                         path < 0 ? "unknown SIMD path %R; known paths: %S"
+                                  : "SIMD path %R is not supported by this "
+                                    "CPU; it supports: %S",
+                         name_obj, names);
+            Py_DECREF(names);
+        }
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(reference_doc,
+"_reference_avx2(n)\n--\n\n"
+"Benchmark yardstick: count n points (rounded up to a multiple of 8) with\n"
+"a plain 8-lane AVX2 xoshiro256+ loop that has no blocks. Returns None where\n"
+"the CPU has no AVX2. Not part of the stream.\n");
+
+static PyObject *
+reference_avx2(PyObject *self, PyObject *n_obj)
+{
+    uint64_t n, hits;
+
+    (void)self;
+    if (as_u64(n_obj, "n", &n) < 0) {
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    hits = mcpi_reference_avx2(n);
+    Py_END_ALLOW_THREADS
+    if (hits == UINT64_MAX) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromUnsignedLongLong(hits);
+}
+
+/* ------------------------------------------------------------------ */
+/* Module                                                             */
+
+static PyMethodDef methods[] = {
+    {"count_hits", (PyCFunction)(void (*)(void))count_hits,
+     METH_VARARGS | METH_KEYWORDS, count_hits_doc},
+    {"sample_points", (PyCFunction)(void (*)(void))sample_points,
+     METH_VARARGS | METH_KEYWORDS, sample_points_doc},
+    {"count_inside", count_inside, METH_O, count_inside_doc},
+    {"simd", simd, METH_NOARGS, simd_doc},
+    {"simd_paths", simd_paths, METH_NOARGS, simd_paths_doc},
+    {"_select_simd", select_simd, METH_O, select_simd_doc},
+    {"_reference_avx2", reference_avx2, METH_O, reference_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+exec_module(PyObject *module)
+{
+    if (PyArray_ImportNumPyAPI() < 0) {
+        return -1;
+    }
+    (void)mcpi_path_active(); /* settle the default path before any thread runs */
+    return PyModule_AddIntConstant(module, "BLOCK", MCPI_BLOCK);
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+"The C core of pymcpi: the point stream, its kernels and their dispatch.");
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pymcpi._core",
+    .m_doc = module_doc,
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    return PyModuleDef_Init(&moduledef);
+}

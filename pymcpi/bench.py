@@ -1,0 +1,198 @@
+"""``pymcpi bench``: kernel throughput against the usual ways of doing the same.
+
+Every method counts points of the unit square inside the quarter circle,
+single-threaded, in the same process and run, so that their ratios can be
+compared; absolute figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import sys
+import time
+import timeit
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+import numpy as np
+
+from . import __version__, _core, count_hits
+
+__all__ = ["machine_info", "run_benchmarks", "format_table"]
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _dist_version(name: str) -> str | None:
+    # Metadata only: importing mpi4py would initialise MPI.
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict[str, object]:
+    """Versions, CPU and SIMD paths, as printed by ``pymcpi info``."""
+    return {
+        "pymcpi": __version__,
+        "simd_paths": _core.simd_paths(),
+        "simd": _core.simd(),
+        "block": _core.BLOCK,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "mpi4py": _dist_version("mpi4py"),
+        "numba": _dist_version("numba"),
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+    }
+
+
+def _rate(count: Callable[[int], object], seconds: float, repeat: int, n0: int) -> dict:
+    """Best points/s of ``count(n)``, with n grown until one call takes about
+    ``seconds``."""
+    n = n0
+    while True:
+        begin = time.perf_counter()
+        count(n)
+        took = time.perf_counter() - begin
+        if took >= seconds / 4:
+            break
+        n *= 4
+    n = max(1, int(n * seconds / took))
+    best = min(timeit.repeat(lambda: count(n), number=1, repeat=repeat))
+    return {"n": n, "seconds": best, "points_per_s": n / best}
+
+
+def numpy_count(n: int, chunk: int = 1 << 20) -> int:
+    """The NumPy-vectorised baseline: PCG64 doubles in chunks of ``chunk``."""
+    rng = np.random.default_rng(12345)
+    x = np.empty(chunk)
+    y = np.empty(chunk)
+    hits = 0
+    for done in range(0, n, chunk):
+        m = min(chunk, n - done)
+        rng.random(out=x[:m])
+        rng.random(out=y[:m])
+        np.multiply(x[:m], x[:m], out=x[:m])
+        np.multiply(y[:m], y[:m], out=y[:m])
+        np.add(x[:m], y[:m], out=x[:m])
+        hits += int(np.count_nonzero(x[:m] < 1.0))
+    return hits
+
+
+def python_count(n: int) -> int:
+    """The pure-Python loop of the textbooks."""
+    rand = random.random
+    hits = 0
+    for _ in range(n):
+        x, y = rand(), rand()
+        if x * x + y * y < 1.0:
+            hits += 1
+    return hits
+
+
+def _numba_count() -> Callable[[int], int] | None:
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=False)
+    def count(n):  # pragma: no cover - compiled
+        hits = 0
+        for _ in range(n):
+            x = np.random.random()
+            y = np.random.random()
+            if x * x + y * y < 1.0:
+                hits += 1
+        return hits
+
+    count(1000)  # compile outside the timing
+    return count
+
+
+def _with_path(path: str) -> Callable[[int], int]:
+    def count(n: int) -> int:
+        previous = _core.simd()
+        _core._select_simd(path)
+        try:
+            return count_hits(n, 7)
+        finally:
+            _core._select_simd(previous)
+
+    return count
+
+
+def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict:
+    """Measure every method and return the figures as a JSON-ready dict.
+
+    Rows: the kernel on each SIMD path this CPU runs; the yardstick, a
+    hand-written 8-lane AVX2 xoshiro256+ loop without blocks (the practical
+    limit of the hardware for this work); NumPy; Numba if installed; pure
+    Python. Also the cost of a call with ``n=1``.
+    """
+    rows: list[dict] = []
+
+    def add(name: str, kind: str, count: Callable[[int], object], n0: int) -> None:
+        rows.append({"method": name, "kind": kind, **_rate(count, seconds, repeat, n0)})
+
+    for path in _core.simd_paths():
+        add(f"pymcpi {path}", "kernel", _with_path(path), 1 << 20)
+    if _core._reference_avx2(8) is not None:
+        add("AVX2 xoshiro256+ loop", "yardstick", _core._reference_avx2, 1 << 20)
+    add("NumPy PCG64, chunked", "numpy", numpy_count, 1 << 18)
+    numba_count = _numba_count()
+    if numba_count is not None:
+        add("Numba loop", "numba", numba_count, 1 << 18)
+    add("pure Python loop", "python", python_count, 1 << 12)
+
+    base = next(r["points_per_s"] for r in rows if r["kind"] == "numpy")
+    yard = next((r["points_per_s"] for r in rows if r["kind"] == "yardstick"), None)
+    for r in rows:
+        r["vs_numpy"] = r["points_per_s"] / base
+        r["vs_yardstick"] = r["points_per_s"] / yard if yard else None
+
+    calls = 100_000
+    last = _core.BLOCK - 1  # the worst start: skips a whole block but one
+    call_us = {
+        "n=1, start=0": min(timeit.repeat(lambda: count_hits(1), number=calls, repeat=repeat)),
+        f"n=1, start={last}": min(
+            timeit.repeat(lambda: count_hits(1, start=last), number=calls, repeat=repeat)
+        ),
+    }
+    return {
+        "machine": machine_info(),
+        "rows": rows,
+        "call_us": {k: v / calls * 1e6 for k, v in call_us.items()},
+    }
+
+
+def format_table(result: dict) -> str:
+    """The benchmark as a Markdown table, with the machine and call costs."""
+    m = result["machine"]
+    lines = [
+        f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}",
+        "",
+        "| method | points/s | vs NumPy | vs AVX2 yardstick |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        yard = f"{r['vs_yardstick']:.2f}x" if r["vs_yardstick"] is not None else "-"
+        lines.append(
+            f"| {r['method']} | {r['points_per_s'] / 1e6:,.1f} M | "
+            f"{r['vs_numpy']:.2f}x | {yard} |"
+        )
+    lines.append("")
+    for name, us in result["call_us"].items():
+        lines.append(f"count_hits({name}): {us:.2f} us per call")
+    return "\n".join(lines)
