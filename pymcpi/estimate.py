@@ -92,7 +92,9 @@ class Estimate:
         shrink = 1.0 + z * z / n
         centre = (p + z * z / (2 * n)) / shrink
         half = z / shrink * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n))
-        return (4.0 * max(centre - half, 0.0), 4.0 * min(centre + half, 1.0))
+        low = 0.0 if self.hits == 0 else max(centre - half, 0.0)
+        high = 1.0 if self.hits == n else min(centre + half, 1.0)
+        return (4.0 * low, 4.0 * high)
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-serialisable dict with the keys ``pi, stderr, n, hits,

@@ -1,0 +1,128 @@
+"""The command line: ``pymcpi`` and ``python -m pymcpi``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+import pymcpi
+from pymcpi.cli import parse_count
+from interpreters import python_env
+
+SCRIPT = shutil.which("pymcpi", path=os.path.dirname(sys.executable)) or shutil.which("pymcpi")
+
+
+def cli(*args: str, module: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-P", "-m", "pymcpi"] if module else [SCRIPT]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=300,
+                          cwd=tempfile.gettempdir(), env=env or python_env())
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [("1e10", 10**10), ("10_000_000_000", 10**10), ("123", 123), ("2.5e3", 2500),
+     ("10**9", 10**9), (" 7 ", 7), ("0", 0), ("1E6", 10**6)],
+)
+def test_parse_count(text, value):
+    assert parse_count(text) == value
+
+
+@pytest.mark.parametrize("text", ["1.5", "1e-3", "-5", "abc", "nan", "inf", "", "1e40", "2**99"])
+def test_parse_count_rejects(text):
+    with pytest.raises(ValueError):
+        parse_count(text)
+
+
+@pytest.mark.parametrize("module", [False, True])
+def test_run_json(module):
+    proc = cli("run", "-n", "1e6", "--seed", "7", "--json", module=module)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["hits"] == pymcpi.count_hits(10**6, 7)
+    assert (d["n"], d["seed"], d["backend"], d["workers"]) == (10**6, 7, "serial", 1)
+    assert set(d) == {"pi", "stderr", "n", "hits", "seed", "backend", "workers", "elapsed_s"}
+
+
+def test_run_human_output():
+    proc = cli("run", "-n", "10_000_000")
+    assert proc.returncode == 0, proc.stderr
+    hits = pymcpi.count_hits(10**7)
+    assert f"hits={hits:,}" in proc.stdout
+    assert f"{4 * hits / 10**7:.12f}" in proc.stdout
+    assert "95% CI" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "-n", "1.5"], "not a whole number"),
+        (["run", "-n", "-3"], "negative"),
+        (["run", "-n", "0"], "n must be >= 1"),
+        (["run", "-n", "1e3", "--seed", "2**64"], "seed must be below 2**64"),
+        (["run", "-n", "lots"], "not a number"),
+        (["run"], "required"),
+        (["frobnicate"], "invalid choice"),
+        (["bench", "--seconds", "0"], "--seconds must be > 0"),
+    ],
+)
+def test_errors_are_one_line_on_stderr(args, message):
+    proc = cli(*args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("pymcpi")
+
+
+@pytest.mark.parametrize("module", [False, True])
+def test_bad_simd_variable_is_a_cli_error_not_a_traceback(module):
+    proc = cli("info", module=module, env=python_env(PYMCPI_SIMD="avx9000"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("pymcpi: error: PYMCPI_SIMD='avx9000': unknown SIMD path")
+
+
+def test_info():
+    proc = cli("info", "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["pymcpi"] == pymcpi.__version__
+    assert info["simd_paths"] == pymcpi.simd_paths() and info["simd"] == pymcpi.simd()
+    assert {"numpy", "mpi4py", "python", "cpu", "block"} <= set(info)
+    text = cli("info").stdout
+    assert "simd_paths" in text and "numpy" in text and "mpi4py" in text
+
+
+def test_info_honours_simd_variable():
+    proc = cli("info", "--json", env=python_env(PYMCPI_SIMD="scalar"))
+    assert json.loads(proc.stdout)["simd"] == "scalar"
+
+
+def test_info_does_not_import_mpi4py():
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c",
+         "import sys, pymcpi, pymcpi.cli; pymcpi.cli.main(['info']); "
+         "assert 'mpi4py' not in sys.modules, 'mpi4py imported'"],
+        capture_output=True, text=True, cwd=tempfile.gettempdir(), env=python_env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.slow
+def test_bench_json():
+    proc = cli("bench", "--json", "--seconds", "0.05", "--repeat", "1")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    kinds = [r["kind"] for r in result["rows"]]
+    assert kinds.count("kernel") == len(pymcpi.simd_paths())
+    assert {"numpy", "python"} <= set(kinds)
+    for r in result["rows"]:
+        assert r["points_per_s"] > 0 and r["n"] > 0
+    assert all(us > 0 for us in result["call_us"].values())
+    text = cli("bench", "--seconds", "0.05", "--repeat", "1").stdout
+    assert "| pymcpi scalar |" in text and "vs NumPy" in text
