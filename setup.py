@@ -7,7 +7,8 @@ from setuptools import Extension, setup
 
 # Portable flags only: no -march=native, so a wheel built here runs on any CPU
 # of its architecture; faster paths are chosen at run time (csrc/dispatch.c).
-# -ffp-contract=off keeps the exact float test in csrc/inside.c exact.
+# -ffp-contract=off: every multiply and add is rounded on its own, as on any
+# other platform.
 if sys.platform == "win32":
     compile_args = ["/O2", "/fp:precise"]
 else:

@@ -11,7 +11,6 @@
 #if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
 #error "pymcpi needs FLT_EVAL_METHOD == 0 (SSE2 or better on x86)"
 #endif
-#pragma STDC FP_CONTRACT OFF
 
 /* a + b = s + *err exactly (Knuth's TwoSum). */
 static double
@@ -69,28 +68,21 @@ inside(double x, double y)
     return exact_inside(x, y);
 }
 
-uint64_t
-mcpi_count_inside_f64(const char *base, size_t rows, ptrdiff_t row_stride,
-                      ptrdiff_t col_stride)
+/* Reads one coordinate, stored as float or double. */
+static double
+load(const char *at, int single)
 {
-    uint64_t hits = 0;
-    for (size_t r = 0; r < rows; r++) {
-        const char *row = base + (ptrdiff_t)r * row_stride;
-        hits += (uint64_t)inside(*(const double *)row,
-                                 *(const double *)(row + col_stride));
-    }
-    return hits;
+    return single ? (double)*(const float *)at : *(const double *)at;
 }
 
 uint64_t
-mcpi_count_inside_f32(const char *base, size_t rows, ptrdiff_t row_stride,
-                      ptrdiff_t col_stride)
+mcpi_count_inside(const char *base, size_t rows, ptrdiff_t row_stride,
+                  ptrdiff_t col_stride, int single)
 {
     uint64_t hits = 0;
     for (size_t r = 0; r < rows; r++) {
         const char *row = base + (ptrdiff_t)r * row_stride;
-        hits += (uint64_t)inside(*(const float *)row,
-                                 *(const float *)(row + col_stride));
+        hits += (uint64_t)inside(load(row, single), load(row + col_stride, single));
     }
     return hits;
 }

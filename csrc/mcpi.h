@@ -34,11 +34,10 @@ void mcpi_sample_range(const mcpi_key *key, uint64_t start, uint64_t n,
                        double *xy);
 
 /* Rows (x, y) with x^2 + y^2 < 1, decided exactly for every finite input;
- * NaN and infinities are never inside.  Strides are in bytes. */
-uint64_t mcpi_count_inside_f64(const char *base, size_t rows,
-                               ptrdiff_t row_stride, ptrdiff_t col_stride);
-uint64_t mcpi_count_inside_f32(const char *base, size_t rows,
-                               ptrdiff_t row_stride, ptrdiff_t col_stride);
+ * NaN and infinities are never inside.  Coordinates are doubles, or floats if
+ * single is non-zero; strides are in bytes. */
+uint64_t mcpi_count_inside(const char *base, size_t rows, ptrdiff_t row_stride,
+                           ptrdiff_t col_stride, int single);
 
 /* SIMD paths.  Index 0 is "scalar", the portable path, always supported. */
 int mcpi_path_count(void);

@@ -313,11 +313,8 @@ count_inside(PyObject *self, PyObject *points)
             const char *at = base + done * row_stride;
             uint64_t part;
             Py_BEGIN_ALLOW_THREADS
-            part = type == NPY_FLOAT
-                       ? mcpi_count_inside_f32(at, (size_t)len, row_stride,
-                                               col_stride)
-                       : mcpi_count_inside_f64(at, (size_t)len, row_stride,
-                                               col_stride);
+            part = mcpi_count_inside(at, (size_t)len, row_stride, col_stride,
+                                     type == NPY_FLOAT);
             Py_END_ALLOW_THREADS
             hits += part;
             done += len;

@@ -183,3 +183,18 @@ def test_count_hits_releases_the_gil():
 def test_count_inside_releases_the_gil():
     points = pymcpi.sample_points(2 * 10**7, seed=1)
     assert ticks_during(lambda: pymcpi.count_inside(points)) >= 0.25
+
+
+def test_count_hits_uses_constant_memory():
+    # Peak resident memory must not grow with n: 4e9 points would need 64 GB
+    # as float64 coordinates, and the machine has far less.
+    code = """
+import resource, pymcpi
+pymcpi.count_hits(10**6)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pymcpi.count_hits(4 * 10**9, seed=3)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(after - before)
+"""
+    grown_kib = int(run_python(code).stdout)
+    assert grown_kib < 1024
