@@ -31,14 +31,15 @@ float_error(PyObject *obj, const char *name)
     PyObject *whole;
     int k = 0;
 
-    if (!isfinite(v) || v != floor(v)) {
+    /* No hint where the integer would be rejected too. */
+    if (!(v >= 0.0 && v < 18446744073709551616.0) || v != floor(v)) {
         PyErr_Format(PyExc_TypeError, "%s must be an integer, not float %R",
                      name, obj);
         return -1;
     }
     for (double p = 10.0; p <= v && k < 22; p *= 10.0) { /* exact powers */
         k++;
-        if (p == v) {
+        if (p == v && k >= 3) {
             PyErr_Format(PyExc_TypeError,
                          "%s must be an integer, not float %R; write 10**%d",
                          name, obj, k);
@@ -73,6 +74,12 @@ as_u64(PyObject *obj, const char *name, uint64_t *out)
         return float_error(obj, name);
     }
     if (!PyIndex_Check(obj) || (value = PyNumber_Index(obj)) == NULL) {
+        /* Restate a TypeError with the argument's name; let anything else,
+         * such as KeyboardInterrupt inside __index__, through unchanged. */
+        if (value == NULL && PyErr_Occurred() &&
+            !PyErr_ExceptionMatches(PyExc_TypeError)) {
+            return -1;
+        }
         PyErr_Clear();
         PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.200s", name,
                      Py_TYPE(obj)->tp_name);
@@ -105,6 +112,26 @@ fail:
     return -1;
 }
 
+/* 1 if obj is the int 2**64, the length of the stream; 0 otherwise. */
+static int
+is_stream_end(PyObject *obj)
+{
+    PyObject *end;
+    int equal;
+
+    if (!PyLong_Check(obj)) {
+        return 0;
+    }
+    end = PyLong_FromString("18446744073709551616", NULL, 10);
+    if (end == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    equal = PyObject_RichCompareBool(obj, end, Py_EQ) == 1;
+    Py_DECREF(end);
+    return equal;
+}
+
 /* Parses (n, seed=0, start=0) and checks that the range lies in the stream. */
 static int
 parse_range(PyObject *args, PyObject *kwargs, const char *format,
@@ -120,8 +147,13 @@ parse_range(PyObject *args, PyObject *kwargs, const char *format,
         return -1;
     }
     if (as_u64(n_obj, "n", n) < 0 ||
-        (seed_obj != NULL && as_u64(seed_obj, "seed", &seed) < 0) ||
-        (start_obj != NULL && as_u64(start_obj, "start", start) < 0)) {
+        (seed_obj != NULL && as_u64(seed_obj, "seed", &seed) < 0)) {
+        return -1;
+    }
+    /* The empty range at the very end, start = 2**64, is valid too, so that
+     * every split of a valid range is valid. */
+    if (start_obj != NULL && !(*n == 0 && is_stream_end(start_obj)) &&
+        as_u64(start_obj, "start", start) < 0) {
         return -1;
     }
     if (*n > 0 && *start + (*n - 1) < *start) {
@@ -240,7 +272,7 @@ sample_points(PyObject *self, PyObject *args, PyObject *kwargs)
 }
 
 PyDoc_STRVAR(count_inside_doc,
-"count_inside(points)\n--\n\n"
+"count_inside(points, /)\n--\n\n"
 "Count the rows (x, y) of an array with x**2 + y**2 < 1.\n\n"
 "Parameters\n----------\n"
 "points : array_like, shape (N, 2)\n"
@@ -261,6 +293,13 @@ count_inside(PyObject *self, PyObject *points)
     int type;
 
     (void)self;
+    if (PyArray_Check(points) && PyObject_HasAttrString(points, "mask")) {
+        PyErr_SetString(PyExc_TypeError,
+                        "points must not be a masked array: count_inside would "
+                        "count the masked rows too; drop them first with "
+                        "numpy.ma.compress_rows(points)");
+        return NULL;
+    }
     arr = (PyArrayObject *)PyArray_FromAny(points, NULL, 0, 0, 0, NULL);
     if (arr == NULL) {
         if (PyErr_ExceptionMatches(PyExc_ValueError) ||

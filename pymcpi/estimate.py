@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 import time
 from dataclasses import dataclass
@@ -47,14 +48,25 @@ class Estimate:
     def __post_init__(self) -> None:
         for name in ("n", "hits", "seed", "workers"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+            index = _as_index(value)
+            if index is None:
+                raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+            object.__setattr__(self, name, index)  # NumPy integers become int
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if not 0 <= self.hits <= self.n:
             raise ValueError(f"hits must be in [0, n], got hits={self.hits}, n={self.n}")
+        if not 0 <= self.seed < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if isinstance(self.elapsed, bool) or not isinstance(self.elapsed, numbers.Real):
+            raise TypeError(f"elapsed must be a number, not {type(self.elapsed).__name__}")
+        if not self.elapsed >= 0:
+            raise ValueError(f"elapsed must be >= 0 seconds, got {self.elapsed!r}")
+        object.__setattr__(self, "elapsed", float(self.elapsed))
+        if not isinstance(self.backend, str) or not self.backend:
+            raise TypeError(f"backend must be a non-empty str, got {self.backend!r}")
 
     @property
     def pi(self) -> float:
@@ -80,11 +92,11 @@ class Estimate:
         -----
         The Wilson score interval for the binomial proportion ``hits / n``,
         scaled by 4. Unlike the plain normal interval ``pi +- z * stderr`` it
-        keeps its coverage for small ``n`` and never has zero width; for large
-        ``n`` the two agree.
+        keeps its coverage for small ``n`` and does not collapse to a point
+        when ``hits`` is 0 or ``n``; for large ``n`` the two agree.
         """
-        if isinstance(level, bool) or not isinstance(level, (int, float)):
-            raise TypeError(f"level must be a float, not {type(level).__name__}")
+        if isinstance(level, bool) or not isinstance(level, numbers.Real):
+            raise TypeError(f"level must be a number, not {type(level).__name__}")
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
@@ -140,10 +152,20 @@ def estimate_pi(n: int, *, seed: int = 0) -> Estimate:
     Estimate
         With ``hits == count_hits(n, seed)``, whatever does the work.
     """
+    index = _as_index(n)
+    if index is not None and index < 1:  # other bad n: count_hits names them
+        raise ValueError(f"n must be >= 1 to estimate pi, got {index}")
     begin = time.perf_counter()
-    hits = count_hits(n, seed)
+    hits = count_hits(n, seed)  # checks n and seed, naming them
     elapsed = time.perf_counter() - begin
-    n, seed = operator.index(n), operator.index(seed)
-    if n < 1:
-        raise ValueError(f"n must be >= 1 to estimate pi, got {n}")
     return Estimate(n=n, hits=hits, seed=seed, elapsed=elapsed)
+
+
+def _as_index(value: object) -> int | None:
+    """``value`` as an int if it is an integer other than bool, else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None

@@ -4,9 +4,11 @@ never a crash or a wrong answer; valid values at the edges give the right one.""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
 import sys
+import textwrap
 from decimal import Decimal
 from fractions import Fraction
 
@@ -56,7 +58,8 @@ class Index:
 @pytest.mark.parametrize("value", [-1, -2**63, -2**64, -2**100, np.int64(-1), np.int8(-128),
                                    Index(-5)], ids=repr)
 def test_negative_is_a_value_error(func, name, value):
-    with pytest.raises(ValueError, match=rf"^{name} must be >= 0, got -\d+$"):
+    least = 1 if (func, name) == (estimate_pi, "n") else 0
+    with pytest.raises(ValueError, match=rf"^{name} must be >= {least}.*, got -\d+$"):
         call(func, name, value)
 
 
@@ -80,23 +83,25 @@ def test_range_may_end_exactly_at_the_stream_end(n):
     whole = count_hits(n, seed=3, start=start)
     assert whole == count_hits(cut, seed=3, start=start) + count_hits(n - cut, seed=3, start=start + cut)
     assert whole == count_hits(np.uint64(n), seed=np.uint64(3), start=np.uint64(start))
-    assert count_inside(sample_points(min(n, 1000), seed=3, start=END - min(n, 1000))) == \
-        count_hits(min(n, 1000), seed=3, start=END - min(n, 1000))
+    tail = min(n, 1000)
+    assert count_inside(sample_points(tail, seed=3, start=END - tail)) == count_hits(tail, seed=3, start=END - tail)
     assert count_hits(0, seed=3, start=END - 1) == 0
     assert sample_points(0, seed=3, start=END - 1).shape == (0, 2)
 
 
 @each_argument
 @pytest.mark.parametrize("value,hint", [(1e9, "10**9"), (2.5e9, "2500000000"),
-                                        (np.float64(1e6), "10**6"), (3.0, "3")], ids=repr)
+                                        (np.float64(1e6), "10**6"), (3.0, "3"), (10.0, "10"),
+                                        (100.0, "100")], ids=repr)
 def test_whole_float_is_a_type_error_with_the_integer_to_write(func, name, value, hint):
     with pytest.raises(TypeError, match=rf"^{name} must be an integer, not float .*; write {re.escape(hint)}$"):
         call(func, name, value)
 
 
 @each_argument
-@pytest.mark.parametrize("value", [1.5, 1e-3, math.nan, math.inf, -math.inf], ids=repr)
-def test_fractional_or_non_finite_float_is_a_type_error(func, name, value):
+@pytest.mark.parametrize("value", [1.5, 1e-3, math.nan, math.inf, -math.inf, -1.0, 2.0**64],
+                         ids=repr)
+def test_fractional_negative_or_huge_float_is_a_type_error_without_hint(func, name, value):
     with pytest.raises(TypeError, match=rf"^{name} must be an integer, not float") as info:
         call(func, name, value)
     assert "write" not in str(info.value)
@@ -169,15 +174,18 @@ def test_sample_points_beyond_any_memory_is_a_memory_error(n):
 def test_sample_points_that_cannot_be_allocated_is_a_memory_error():
     # The address-space limit makes the 16 TiB request fail whatever the
     # kernel's overcommit policy.
-    proc = run_python(
-        "import resource, pymcpi\n"
-        "vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize:'))\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (vm * 1024 + 2**31, resource.RLIM_INFINITY))\n"
-        "try:\n"
-        "    pymcpi.sample_points(2**40)\n"
-        "except MemoryError:\n"
-        "    print('MemoryError')\n"
-        "print(pymcpi.sample_points(2**10).shape)\n")
+    proc = run_python(textwrap.dedent("""
+        import resource, pymcpi
+        vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize:"))
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        soft = vm * 1024 + 2**31
+        resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+        try:
+            pymcpi.sample_points(2**40)
+        except MemoryError:
+            print("MemoryError")
+        print(pymcpi.sample_points(2**10).shape)
+        """))
     assert proc.stdout.split("\n")[:2] == ["MemoryError", "(1024, 2)"]
 
 
@@ -347,7 +355,7 @@ def test_ci_level_out_of_range_is_a_value_error(level):
 
 @pytest.mark.parametrize("level", ["0.9", True, None, Decimal("0.9")], ids=repr)
 def test_ci_level_of_wrong_type_is_a_type_error(level):
-    with pytest.raises(TypeError, match=r"^level must be a float, not "):
+    with pytest.raises(TypeError, match=r"^level must be a number, not "):
         Estimate(n=100, hits=78, seed=0).ci(level)
 
 
@@ -366,5 +374,37 @@ def test_estimate_out_of_range_is_a_value_error(fields, message):
 @pytest.mark.parametrize("name,value", [("n", 10.0), ("n", True), ("hits", "5"), ("seed", None),
                                         ("workers", 2.0)], ids=repr)
 def test_estimate_field_of_wrong_type_is_a_type_error(name, value):
-    with pytest.raises(TypeError, match=rf"^{name} must be an int, not "):
+    with pytest.raises(TypeError, match=rf"^{name} must be an integer, not "):
         Estimate(**{"n": 10, "hits": 5, "seed": 0, name: value})
+
+
+class Interrupting:
+    """An integer-like object whose ``__index__`` is interrupted."""
+
+    def __index__(self):
+        raise KeyboardInterrupt
+
+
+@each_argument
+def test_exception_inside_index_is_not_masked(func, name):
+    with pytest.raises(KeyboardInterrupt):
+        call(func, name, Interrupting())
+
+
+def test_count_inside_rejects_masked_arrays():
+    points = np.ma.masked_array([[0.1, 0.1], [0.2, 0.2]], mask=[[False, False], [True, False]])
+    with pytest.raises(TypeError, match=r"^points must not be a masked array.*compress_rows"):
+        count_inside(points)
+    assert count_inside(np.ma.compress_rows(points)) == 1
+
+
+def test_count_inside_takes_points_by_position_only():
+    with pytest.raises(TypeError):
+        count_inside(points=np.zeros((1, 2)))
+    assert str(inspect.signature(count_inside)) == "(points, /)"
+
+
+def test_estimate_accepts_numpy_integers():
+    est = Estimate(n=np.int64(10), hits=np.uint8(7), seed=np.uint64(2**64 - 1), workers=np.int32(2))
+    assert (type(est.n), type(est.hits), type(est.seed), type(est.workers)) == (int, int, int, int)
+    assert est == Estimate(n=10, hits=7, seed=2**64 - 1, workers=2)

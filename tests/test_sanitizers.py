@@ -57,7 +57,7 @@ def test_kernel_tests_pass_under_asan_and_ubsan(tmp_path):
     env = python_env(
         PYTHONPATH=str(tmp_path),
         LD_PRELOAD=libasan,
-        ASAN_OPTIONS="detect_leaks=0:abort_on_error=1",
+        ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:allocator_may_return_null=1",
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1",
     )
     probe = subprocess.run(

@@ -114,6 +114,17 @@ def test_splitting(seed, start, a, b):
     assert 0 <= whole <= a + b
 
 
+@pytest.mark.parametrize("a,b", [(0, 0), (1, 0), (0, 1), (BLOCK, 0), (5 * 10**5, 0), (3, 700)])
+def test_splitting_at_the_end_of_the_stream(a, b):
+    # The empty range at start = 2**64 is valid, so every split is.
+    start = END - a - b
+    assert pymcpi.count_hits(a + b, 9, start) == (
+        pymcpi.count_hits(a, 9, start) + pymcpi.count_hits(b, 9, start + a))
+    assert pymcpi.sample_points(0, 9, END).shape == (0, 2)
+    with pytest.raises(ValueError, match="start must be below 2"):
+        pymcpi.count_hits(0, 9, END + 1)
+
+
 @settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, END - 1), cuts=st.lists(st.integers(0, 3 * 10**6), max_size=12))
 def test_splitting_into_many_parts(seed, cuts):
