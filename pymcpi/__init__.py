@@ -20,12 +20,13 @@ The environment variable ``PYMCPI_SIMD`` (``scalar``, ``avx2``) forces a SIMD
 path at import; every path gives the same answers.
 """
 
+import itertools
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from ._core import count_hits, count_inside, sample_points, simd, simd_paths
 from . import _core
+from ._core import count_hits, count_inside, sample_points, simd, simd_paths
 from .estimate import Estimate, estimate_pi
 
 __all__ = [
@@ -49,7 +50,7 @@ def _started_as_cli() -> bool:
     argv = getattr(sys, "orig_argv", sys.argv)
     script = os.path.basename(sys.argv[0]) if sys.argv else ""
     return script in ("pymcpi", "pymcpi.exe") or any(
-        a == "-m" and b == "pymcpi" for a, b in zip(argv, argv[1:])
+        a == "-m" and b == "pymcpi" for a, b in itertools.pairwise(argv)
     )
 
 

@@ -12,14 +12,15 @@ import random
 import sys
 import time
 import timeit
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
 from . import __version__, _core, count_hits
 
-__all__ = ["machine_info", "run_benchmarks", "format_table"]
+__all__ = ["format_table", "machine_info", "run_benchmarks"]
 
 
 def _cpu_name() -> str:
@@ -57,7 +58,7 @@ def machine_info() -> dict[str, object]:
     }
 
 
-def _rate(count: Callable[[int], object], seconds: float, repeat: int, n0: int) -> dict:
+def _rate(count: Callable[[int], object], seconds: float, repeat: int, n0: int) -> dict[str, Any]:
     """Best points/s of ``count(n)``, with n grown until one call takes about
     ``seconds``."""
     n = n0
@@ -103,12 +104,12 @@ def python_count(n: int) -> int:
 
 def _numba_count() -> Callable[[int], int] | None:
     try:
-        import numba
+        import numba  # type: ignore[import-not-found]
     except ImportError:
         return None
 
-    @numba.njit(cache=False)
-    def count(n):  # pragma: no cover - compiled
+    @numba.njit(cache=False)  # type: ignore[untyped-decorator]
+    def count(n: int) -> int:  # pragma: no cover - compiled
         hits = 0
         for _ in range(n):
             x = np.random.random()
@@ -118,7 +119,7 @@ def _numba_count() -> Callable[[int], int] | None:
         return hits
 
     count(1000)  # compile outside the timing
-    return count
+    return count  # type: ignore[no-any-return]
 
 
 def _with_path(path: str) -> Callable[[int], int]:
@@ -133,7 +134,7 @@ def _with_path(path: str) -> Callable[[int], int]:
     return count
 
 
-def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict:
+def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict[str, Any]:
     """Measure every method and return the figures as a JSON-ready dict.
 
     Rows: the kernel on each SIMD path this CPU runs; the yardstick, a
@@ -141,7 +142,7 @@ def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict:
     limit of the hardware for this work); NumPy; Numba if installed; pure
     Python. Also the cost of a call with ``n=1``.
     """
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
 
     def add(name: str, kind: str, count: Callable[[int], object], n0: int) -> None:
         rows.append({"method": name, "kind": kind, **_rate(count, seconds, repeat, n0)})
@@ -177,7 +178,7 @@ def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict:
     }
 
 
-def format_table(result: dict) -> str:
+def format_table(result: dict[str, Any]) -> str:
     """The benchmark as a Markdown table, with the machine and call costs."""
     m = result["machine"]
     lines = [

@@ -7,8 +7,8 @@ import json
 import math
 import re
 import sys
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Sequence
 
 __all__ = ["main", "parse_count"]
 
@@ -21,7 +21,7 @@ def parse_count(text: str) -> int:
         base, exponent = int(power.group(1)), int(power.group(2))
         if exponent > 64:
             raise ValueError(f"{text!r} is too large")
-        return base**exponent
+        return int(base**exponent)
     try:
         value = Decimal(text.strip())
     except InvalidOperation:

@@ -17,7 +17,7 @@ read how a point is made:
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = ["BLOCK", "cells", "count_hits", "sample_points"]
 

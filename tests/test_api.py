@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from interpreters import python_env, run_python
 
 import pymcpi
 from pymcpi import Estimate
-from interpreters import python_env, run_python
 
 
 def test_estimate_pi_uses_the_stream():

@@ -14,9 +14,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from interpreters import run_python
 
 from pymcpi import Estimate, count_hits, count_inside, estimate_pi, sample_points
-from interpreters import run_python
 
 END = 2**64
 

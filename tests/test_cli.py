@@ -10,10 +10,10 @@ import sys
 import tempfile
 
 import pytest
+from interpreters import python_env
 
 import pymcpi
 from pymcpi.cli import parse_count
-from interpreters import python_env
 
 SCRIPT = shutil.which("pymcpi", path=os.path.dirname(sys.executable)) or shutil.which("pymcpi")
 

@@ -10,9 +10,9 @@ import tempfile
 import time
 
 import pytest
+from interpreters import python_env
 
 import pymcpi
-from interpreters import python_env
 
 # Prints "ready", then counts 10**13 points: hours of work.
 CHILD = """

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from interpreters import python_env
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,16 +3,17 @@ answers, the splitting property, and identical results on every SIMD path."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from interpreters import python_env, run_python
 
 import pymcpi
 from pymcpi import reference
-from interpreters import python_env, run_python
 
 BLOCK = pymcpi._core.BLOCK
 END = 2**64
@@ -130,7 +131,7 @@ def test_splitting_at_the_end_of_the_stream(a, b):
 def test_splitting_into_many_parts(seed, cuts):
     n = 3 * 10**6
     edges = sorted({0, n, *cuts})
-    parts = sum(pymcpi.count_hits(hi - lo, seed, lo) for lo, hi in zip(edges, edges[1:]))
+    parts = sum(pymcpi.count_hits(hi - lo, seed, lo) for lo, hi in itertools.pairwise(edges))
     assert parts == pymcpi.count_hits(n, seed)
 
 
