@@ -135,19 +135,19 @@ is_stream_end(PyObject *obj)
 /* Parses (n, seed=0, start=0) and checks that the range lies in the stream. */
 static int
 parse_range(PyObject *args, PyObject *kwargs, const char *format,
-            uint64_t *n, mcpi_key *key, uint64_t *start)
+            uint64_t *n, uint64_t *seed, uint64_t *start)
 {
     static char *kwlist[] = {"n", "seed", "start", NULL};
     PyObject *n_obj, *seed_obj = NULL, *start_obj = NULL;
-    uint64_t seed = 0;
 
+    *seed = 0;
     *start = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, format, kwlist, &n_obj,
                                      &seed_obj, &start_obj)) {
         return -1;
     }
     if (as_u64(n_obj, "n", n) < 0 ||
-        (seed_obj != NULL && as_u64(seed_obj, "seed", &seed) < 0)) {
+        (seed_obj != NULL && as_u64(seed_obj, "seed", seed) < 0)) {
         return -1;
     }
     /* The empty range at the very end, start = 2**64, is valid too, so that
@@ -163,7 +163,6 @@ parse_range(PyObject *args, PyObject *kwargs, const char *format,
                      (unsigned long long)*start, (unsigned long long)*n);
         return -1;
     }
-    mcpi_key_init(key, seed);
     return 0;
 }
 
@@ -173,6 +172,24 @@ piece_length(uint64_t start, uint64_t left)
 {
     const uint64_t to_boundary = PIECE - start % PIECE;
     return left < to_boundary ? left : to_boundary;
+}
+
+PyDoc_STRVAR(check_range_doc,
+"_check_range(n, seed=0, start=0)\n--\n\n"
+"Check arguments as count_hits does and return them as a tuple of ints,\n"
+"for Python code that hands them on.\n");
+
+static PyObject *
+check_range(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    uint64_t n, seed, start;
+
+    (void)self;
+    if (parse_range(args, kwargs, "O|OO:_check_range", &n, &seed, &start) < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(KKK)", (unsigned long long)n,
+                         (unsigned long long)seed, (unsigned long long)start);
 }
 
 PyDoc_STRVAR(count_hits_doc,
@@ -193,13 +210,14 @@ PyDoc_STRVAR(count_hits_doc,
 static PyObject *
 count_hits(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    uint64_t n, start, hits = 0;
+    uint64_t n, seed, start, hits = 0;
     mcpi_key key;
 
     (void)self;
-    if (parse_range(args, kwargs, "O|OO:count_hits", &n, &key, &start) < 0) {
+    if (parse_range(args, kwargs, "O|OO:count_hits", &n, &seed, &start) < 0) {
         return NULL;
     }
+    mcpi_key_init(&key, seed);
     if (n < SHORT_CALL) {
         return PyLong_FromUnsignedLongLong(mcpi_count_range(&key, start, n));
     }
@@ -234,15 +252,16 @@ PyDoc_STRVAR(sample_points_doc,
 static PyObject *
 sample_points(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    uint64_t n, start;
+    uint64_t n, seed, start;
     mcpi_key key;
     PyArrayObject *out;
     double *xy;
 
     (void)self;
-    if (parse_range(args, kwargs, "O|OO:sample_points", &n, &key, &start) < 0) {
+    if (parse_range(args, kwargs, "O|OO:sample_points", &n, &seed, &start) < 0) {
         return NULL;
     }
+    mcpi_key_init(&key, seed);
     if (n > (uint64_t)(NPY_MAX_INTP / (npy_intp)(2 * sizeof(double)))) {
         return PyErr_Format(PyExc_MemoryError,
                             "sample_points: %llu points (16 bytes each) "
@@ -492,6 +511,8 @@ static PyMethodDef methods[] = {
     {"sample_points", (PyCFunction)(void (*)(void))sample_points,
      METH_VARARGS | METH_KEYWORDS, sample_points_doc},
     {"count_inside", count_inside, METH_O, count_inside_doc},
+    {"_check_range", (PyCFunction)(void (*)(void))check_range,
+     METH_VARARGS | METH_KEYWORDS, check_range_doc},
     {"simd", simd, METH_NOARGS, simd_doc},
     {"simd_paths", simd_paths, METH_NOARGS, simd_paths_doc},
     {"_select_simd", select_simd, METH_O, select_simd_doc},

@@ -27,9 +27,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import _core
 from ._core import count_hits, count_inside, sample_points, simd, simd_paths
+from .chunks import Chunk, split
 from .estimate import Estimate, estimate_pi
 
 __all__ = [
+    "Chunk",
     "Estimate",
     "count_hits",
     "count_inside",
@@ -37,6 +39,7 @@ __all__ = [
     "sample_points",
     "simd",
     "simd_paths",
+    "split",
 ]
 
 try:

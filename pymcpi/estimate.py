@@ -5,11 +5,18 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Any
 
-from ._core import count_hits
+from ._core import _check_range as _core_check_range
+from .backends import MPIRunner, make_runner
+from .checkpoint import Checkpoint
+from .chunks import ChunkPlan
 
 __all__ = ["Estimate", "estimate_pi"]
 
@@ -137,28 +144,163 @@ class Estimate:
         )
 
 
-def estimate_pi(n: int, *, seed: int = 0) -> Estimate:
-    """Estimate pi from the first ``n`` points of seed ``seed``'s stream.
+def estimate_pi(
+    n: int,
+    *,
+    seed: int = 0,
+    backend: str | None = None,
+    workers: int | None = None,
+    pool: Any = None,
+    comm: Any = None,
+    progress: bool = False,
+    tol: float | None = None,
+    confidence: float = 0.95,
+    checkpoint: str | os.PathLike[str] | None = None,
+) -> Estimate:
+    """Estimate pi from points ``[0, n)`` of seed ``seed``'s stream.
+
+    Whatever the backend and the number of workers, the same ``(n, seed)``
+    gives the same ``hits``, bit for bit: the run is cut into fixed chunks that
+    depend on ``n`` alone, and their counts are added exactly.
 
     Parameters
     ----------
     n : int
-        Number of points, at least 1.
+        Number of points, at least 1; with ``tol``, the most that may be used.
     seed : int, optional
         The stream's seed, ``0 <= seed < 2**64``.
+    backend : {"serial", "threads", "processes", "mpi"}, optional
+        Who counts. ``"serial"``: the calling thread (the default).
+        ``"threads"``: a thread pool, which scales because the kernel releases
+        the GIL. ``"processes"``: worker processes of the default
+        multiprocessing start method; works from scripts, REPLs and notebooks,
+        and recovers from a killed worker. ``"mpi"``: the ranks of ``comm``;
+        every rank must call, and every rank gets the same Estimate. Passing
+        ``pool`` or ``comm`` alone is enough.
+    workers : int, optional
+        Threads or processes; default: the CPUs this process may use.
+    pool : multiprocessing.Pool or concurrent.futures.Executor, optional
+        A pool you own (also ``mpi4py.futures.MPIPoolExecutor``); it is used
+        and left open.
+    comm : mpi4py.MPI.Comm, optional
+        The communicator for ``backend="mpi"``; default ``COMM_WORLD``.
+        mpi4py is imported only by this backend.
+    progress : bool, optional
+        Show a progress bar (tqdm) on stderr; under MPI, on rank 0 only.
+    tol : float, optional
+        Stop once the confidence interval's half-width is at most ``tol``,
+        or after ``n`` points. Rounds of whole chunks, each doubling the points
+        so far, are checked in a fixed order, so the final ``n`` and ``hits``
+        are the same on every backend.
+    confidence : float, optional
+        Confidence level of the interval ``tol`` refers to.
+    checkpoint : str or os.PathLike, optional
+        A JSON file that records finished chunks, replaced atomically as the
+        run goes. Running the same call again after Ctrl-C, a kill or a crash
+        resumes, and gives exactly the uninterrupted answer. A checkpoint of
+        other parameters, or a corrupt one, raises ValueError and is kept.
 
     Returns
     -------
     Estimate
-        With ``hits == count_hits(n, seed)``, whatever does the work.
+        With ``elapsed`` summed over resumed runs.
+
+    Examples
+    --------
+    >>> est = estimate_pi(10**10, seed=7, backend="processes", progress=True)
+    >>> est = estimate_pi(10**12, tol=1e-5, confidence=0.99, backend="threads")
     """
-    index = _as_index(n)
-    if index is not None and index < 1:  # other bad n: count_hits names them
-        raise ValueError(f"n must be >= 1 to estimate pi, got {index}")
+    n, seed, _ = _core_check_range(n, seed)
+    if n < 1:
+        raise ValueError(f"n must be >= 1 to estimate pi, got {n}")
+    if tol is not None:
+        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+            raise TypeError(f"tol must be a number, not {type(tol).__name__}")
+        if not tol > 0:
+            raise ValueError(f"tol must be > 0, got {tol!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
+        raise TypeError(f"confidence must be a number, not {type(confidence).__name__}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    plan = ChunkPlan(n, seed)
+    runner = make_runner(backend, workers, pool, comm)
+    try:
+        return _run(plan, runner, progress, tol, float(confidence), checkpoint)
+    except BaseException as exc:
+        if isinstance(runner, MPIRunner):
+            runner.abort(exc)
+        raise
+    finally:
+        runner.close()
+
+
+def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
+         confidence: float, checkpoint_path: str | os.PathLike[str] | None) -> Estimate:
     begin = time.perf_counter()
-    hits = count_hits(n, seed)  # checks n and seed, naming them
-    elapsed = time.perf_counter() - begin
-    return Estimate(n=n, hits=hits, seed=seed, elapsed=elapsed)
+    lead = getattr(runner, "rank", 0) == 0  # the rank that reports and saves
+    saved = None
+    if checkpoint_path is not None:
+        params = {"n": plan.n, "seed": plan.seed, "chunk": plan.chunk,
+                  "tol": tol, "confidence": confidence if tol is not None else None}
+        saved = _collective(runner, lambda: Checkpoint(
+            checkpoint_path, params, plan.count, lambda k: plan[k].n))
+    done: dict[int, int] = dict(saved.done) if saved else {}
+    previous = saved.elapsed if saved else 0.0
+    bar = _progress_bar(plan.n, sum(plan[k].n for k in done), progress and lead)
+    used = hits = 0
+    try:
+        for chunks in plan.rounds(growing=tol is not None):
+            work = [(k, plan[k]) for k in chunks if k not in done]
+            for k, count in runner.map(work):
+                done[k] = count
+                if bar is not None:
+                    bar.update(plan[k].n)
+                if saved is not None and lead:
+                    saved.done = done
+                    saved.save(previous + time.perf_counter() - begin, every=0.5)
+            used += sum(plan[k].n for k in chunks)
+            hits += sum(done[k] for k in chunks)
+            if tol is not None and _half_width(used, hits, confidence) <= tol:
+                break
+    finally:
+        if saved is not None and lead:
+            saved.done = done
+            saved.save(previous + time.perf_counter() - begin)
+        if bar is not None:
+            bar.close()
+    return Estimate(n=used, hits=hits, seed=plan.seed,
+                    elapsed=previous + time.perf_counter() - begin,
+                    backend=runner.backend, workers=runner.workers)
+
+
+def _half_width(n: int, hits: int, confidence: float) -> float:
+    low, high = Estimate(n=n, hits=hits, seed=0).ci(confidence)
+    return (high - low) / 2
+
+
+def _collective(runner: Any, make: Callable[[], Checkpoint]) -> Checkpoint:
+    """``make()`` on the lead rank, its result (or its error) on every rank."""
+    if not isinstance(runner, MPIRunner):
+        return make()
+    result: Checkpoint | BaseException | None = None
+    if runner.rank == 0:
+        try:
+            result = make()
+        except (OSError, ValueError) as exc:
+            result = exc
+    result = runner.comm.bcast(result, root=0)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _progress_bar(total: int, initial: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="pt", unit_scale=True,
+                file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
 
 
 def _as_index(value: object) -> int | None:

@@ -1,0 +1,109 @@
+"""Cutting ``[0, n)`` of a seed's stream into chunks of work.
+
+Because any range of the stream can be counted on its own and the counts add
+up exactly, the work can be cut anywhere: the answer never depends on the cut.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import NamedTuple
+
+from ._core import BLOCK, _check_range
+
+__all__ = ["Chunk", "ChunkPlan", "split"]
+
+
+class Chunk(NamedTuple):
+    """Points ``[start, start + n)`` of seed ``seed``'s stream.
+
+    The fields are the arguments of `count_hits` in order, so
+    ``count_hits(*chunk)`` counts the chunk and ``pool.starmap(count_hits,
+    chunks)`` counts many.
+    """
+
+    n: int
+    seed: int
+    start: int
+
+
+def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
+    """Cut points ``[0, n)`` of seed ``seed`` into ``parts`` contiguous chunks.
+
+    Parameters
+    ----------
+    n : int
+        Points in all.
+    parts : int
+        Number of chunks, at least 1: typically the number of workers.
+    seed : int, optional
+        The stream's seed.
+
+    Returns
+    -------
+    list of Chunk
+        In stream order, covering ``[0, n)`` exactly. Chunks hold whole blocks
+        of the stream where they can (so no worker re-generates a block
+        another one started), and their sizes differ by at most one block.
+        Whatever ``parts`` is, ``sum(count_hits(*c) for c in split(n, parts,
+        seed)) == count_hits(n, seed)``.
+
+    Examples
+    --------
+    The tutorial's pattern::
+
+        with multiprocessing.Pool(4) as pool:
+            hits = sum(pool.starmap(pymcpi.count_hits, pymcpi.split(n, 4, seed=7)))
+    """
+    n, seed, _ = _check_range(n, seed)
+    if isinstance(parts, bool) or not hasattr(type(parts), "__index__"):
+        raise TypeError(f"parts must be an integer, not {type(parts).__name__}")
+    parts = operator.index(parts)
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
+    blocks, rest = divmod(n, BLOCK)
+    share, extra = divmod(blocks, parts)
+    chunks, start = [], 0
+    for i in range(parts):
+        size = (share + (i < extra)) * BLOCK + (rest if i == parts - 1 else 0)
+        chunks.append(Chunk(size, seed, start))
+        start += size
+    return chunks
+
+
+# A chunk of the estimate_pi scheduler is about 1/64 of the run, kept between
+# 2**20 points (so that per-chunk overhead stays negligible) and 2**28 points
+# (0.15 s on AVX2, 0.6 s on the scalar path: progress, load balance and
+# recovery stay fine-grained).
+MIN_CHUNK = 1 << 20
+MAX_CHUNK = 1 << 28
+
+
+class ChunkPlan:
+    """How `estimate_pi` cuts a run of ``n`` points: fixed-size chunks that
+    depend on ``n`` alone, never on the backend or the number of workers."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = n
+        self.seed = seed
+        size = -(-n // 64)
+        size = -(-size // BLOCK) * BLOCK
+        self.chunk = min(max(size, MIN_CHUNK), MAX_CHUNK)
+        self.count = -(-n // self.chunk)
+
+    def __getitem__(self, k: int) -> Chunk:
+        start = k * self.chunk
+        return Chunk(min(self.chunk, self.n - start), self.seed, start)
+
+    def rounds(self, growing: bool) -> list[range]:
+        """The chunk indices of each round, after which a precision target is
+        checked: all chunks at once, or rounds that double the points done
+        (1, 1, 2, 4, ... chunks)."""
+        if not growing:
+            return [range(self.count)]
+        edges, k = [0], 1
+        while k < self.count:
+            edges.append(k)
+            k *= 2
+        edges.append(self.count)
+        return [range(a, b) for a, b in zip(edges, edges[1:])]
