@@ -210,9 +210,10 @@ def estimate_pi(
     >>> est = estimate_pi(10**10, seed=7, backend="processes", progress=True)
     >>> est = estimate_pi(10**12, tol=1e-5, confidence=0.99, backend="threads")
     """
+    index = _as_index(n)
+    if index is not None and index < 1:  # other bad n: _check_range names them
+        raise ValueError(f"n must be >= 1 to estimate pi, got {index}")
     n, seed, _ = _core_check_range(n, seed)
-    if n < 1:
-        raise ValueError(f"n must be >= 1 to estimate pi, got {n}")
     if tol is not None:
         if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
             raise TypeError(f"tol must be a number, not {type(tol).__name__}")
