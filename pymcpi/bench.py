@@ -7,6 +7,7 @@ compared; absolute figures depend on the machine and its load.
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import sys
@@ -20,7 +21,8 @@ import numpy as np
 
 from . import __version__, _core, count_hits
 
-__all__ = ["format_table", "machine_info", "run_benchmarks"]
+__all__ = ["format_scaling", "format_table", "machine_info", "plot_scaling", "run_benchmarks",
+           "run_scaling"]
 
 
 def _cpu_name() -> str:
@@ -197,3 +199,120 @@ def format_table(result: dict[str, Any]) -> str:
     for name, us in result["call_us"].items():
         lines.append(f"count_hits({name}): {us:.2f} us per call")
     return "\n".join(lines)
+
+
+def _mpiexec() -> str | None:
+    """mpiexec beside this Python (as pip's mpich installs it), else on PATH."""
+    import shutil
+
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return here if os.access(here, os.X_OK) else shutil.which("mpiexec")
+
+
+def _mpi_seconds(mpiexec: str, ranks: int, n: int) -> float:
+    """Seconds estimate_pi takes under ``mpiexec -n ranks``, launch excluded."""
+    import json
+    import subprocess
+
+    proc = subprocess.run(
+        [mpiexec, "-n", str(ranks), sys.executable, "-m", "pymcpi", "run", "--backend", "mpi",
+         "-n", str(n), "--json", "--no-progress"],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"mpiexec -n {ranks} failed: {proc.stderr.strip()[-500:]}")
+    return float(json.loads(proc.stdout)["elapsed_s"])
+
+
+def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
+    """Strong scaling (``n`` points on 1..max_workers workers) and weak scaling
+    (``n // max_workers`` points per worker) for threads, processes and MPI.
+
+    Times are estimate_pi's own ``elapsed``: pool start-up included, the
+    launch of MPI processes by mpiexec not. Speed-up is ``T(1) / T(w)``;
+    efficiency is speed-up / w (strong) or ``T(1) / T(w)`` (weak). MPI is
+    skipped, with a note, where mpi4py or mpiexec is missing.
+    """
+    from .estimate import estimate_pi
+
+    def timed(backend: str, workers: int, points: int) -> float:
+        if backend == "mpi":
+            return min(_mpi_seconds(mpiexec, workers, points) for _ in range(repeat))
+        return min(estimate_pi(points, seed=1, backend=backend, workers=workers).elapsed
+                   for _ in range(repeat))
+
+    backends = ["threads", "processes"]
+    notes = []
+    mpiexec = _mpiexec()
+    if _dist_version("mpi4py") is None or mpiexec is None:
+        notes.append("MPI skipped: mpi4py or mpiexec not found (pip install 'pymcpi[mpi]')")
+    else:
+        backends.append("mpi")
+    per_worker = n // max_workers
+    rows = []
+    for backend in backends:
+        strong = [timed(backend, w, n) for w in range(1, max_workers + 1)]
+        weak = [timed(backend, w, w * per_worker) for w in range(1, max_workers + 1)]
+        for w in range(1, max_workers + 1):
+            rows.append({
+                "backend": backend, "workers": w,
+                "strong_seconds": strong[w - 1], "speedup": strong[0] / strong[w - 1],
+                "strong_efficiency": strong[0] / strong[w - 1] / w,
+                "weak_n": w * per_worker, "weak_seconds": weak[w - 1],
+                "weak_efficiency": weak[0] / weak[w - 1],
+            })
+    return {"machine": machine_info(), "n": n, "max_workers": max_workers, "rows": rows,
+            "notes": notes}
+
+
+def format_scaling(result: dict[str, Any]) -> str:
+    """The scaling benchmark as a Markdown table."""
+    m = result["machine"]
+    lines = [
+        f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}",
+        f"strong: n = {result['n']:,}; weak: {result['n'] // result['max_workers']:,} "
+        "points per worker",
+        "",
+        "| backend | workers | strong s | speed-up | efficiency | weak n | weak s | weak efficiency |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['backend']} | {r['workers']} | {r['strong_seconds']:.3f} | "
+            f"{r['speedup']:.2f} | {r['strong_efficiency']:.3f} | {r['weak_n']:,} | "
+            f"{r['weak_seconds']:.3f} | {r['weak_efficiency']:.3f} |"
+        )
+    lines.extend(f"note: {note}" for note in result["notes"])
+    return "\n".join(lines)
+
+
+def plot_scaling(result: dict[str, Any], path: str) -> None:
+    """Draw speed-up and efficiency against workers into ``path`` (PNG)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install 'pymcpi[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    workers = list(range(1, result["max_workers"] + 1))
+    left.plot(workers, workers, "k:", label="ideal")
+    right.axhline(1.0, color="k", linestyle=":", label="ideal")
+    for backend in dict.fromkeys(r["backend"] for r in result["rows"]):
+        rows = [r for r in result["rows"] if r["backend"] == backend]
+        w = [r["workers"] for r in rows]
+        (line,) = left.plot(w, [r["speedup"] for r in rows], "o-", label=backend)
+        colour = line.get_color()
+        right.plot(w, [r["strong_efficiency"] for r in rows], "o-", color=colour,
+                   label=f"{backend}, strong")
+        right.plot(w, [r["weak_efficiency"] for r in rows], "s--", color=colour,
+                   label=f"{backend}, weak")
+    left.set(xlabel="workers", ylabel="speed-up", xticks=workers,
+             title=f"strong scaling, n = {result['n']:.3g}")
+    right.set(xlabel="workers", ylabel="parallel efficiency", xticks=workers,
+              ylim=(0, 1.1), title="efficiency")
+    left.legend()
+    right.legend(fontsize="small", loc="lower left")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

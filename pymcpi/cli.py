@@ -8,6 +8,8 @@ import math
 import re
 import sys
 from collections.abc import Sequence
+
+from .backends import BACKENDS
 from decimal import Decimal, InvalidOperation
 
 __all__ = ["main", "parse_count"]
@@ -51,8 +53,21 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="estimate pi", description="Estimate pi from n points.")
     run.add_argument("-n", type=_count_arg, required=True,
-                     help="number of points: 1e10, 10_000_000_000, 10**10 or 123")
+                     help="number of points (the budget with --tol): 1e10, "
+                     "10_000_000_000, 10**10 or 123")
     run.add_argument("--seed", type=_count_arg, default=0, help="stream seed (default 0)")
+    run.add_argument("--backend", choices=BACKENDS, default="serial",
+                     help="who counts (default serial); under mpiexec use mpi")
+    run.add_argument("--workers", type=int, default=None,
+                     help="threads or processes (default: the CPUs available)")
+    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show a progress bar on stderr (default: when it is a terminal)")
+    run.add_argument("--tol", type=float, default=None,
+                     help="stop once the confidence interval's half-width is at most TOL")
+    run.add_argument("--confidence", type=float, default=0.95,
+                     help="confidence level for --tol and the printed interval (default 0.95)")
+    run.add_argument("--checkpoint", metavar="FILE", default=None,
+                     help="record finished chunks in FILE and resume from it")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
 
     info = sub.add_parser("info", help="show versions and SIMD paths",
@@ -68,26 +83,46 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=3,
                        help="timed runs per method; the best counts (default 3)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument("--scaling", action="store_true",
+                       help="measure strong and weak scaling of threads, processes and MPI")
+    bench.add_argument("-n", type=_count_arg, default=2 * 10**10,
+                       help="points for strong scaling (default 2e10); weak scaling "
+                       "gives each worker n / max-workers")
+    bench.add_argument("--max-workers", type=int, default=None,
+                       help="largest worker count for --scaling (default: the CPUs available)")
+    bench.add_argument("--plot", metavar="FILE.png", default=None,
+                       help="with --scaling, draw speed-up and efficiency (needs matplotlib)")
     return parser
 
 
 def _run(args: argparse.Namespace) -> None:
     from . import estimate_pi, simd
 
-    est = estimate_pi(args.n, seed=args.seed)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    est = estimate_pi(args.n, seed=args.seed, backend=args.backend, workers=args.workers,
+                      progress=progress, tol=args.tol, confidence=args.confidence,
+                      checkpoint=args.checkpoint)
+    if args.backend == "mpi" and _mpi_rank() != 0:
+        return  # every rank has the same Estimate; rank 0 prints it
     if args.json:
         print(json.dumps(est.to_dict()))
         return
-    low, high = est.ci(0.95)
+    low, high = est.ci(args.confidence)
     error = est.pi - math.pi
     sigmas = error / est.stderr if est.stderr else math.inf
     rate = est.n / est.elapsed if est.elapsed > 0 else math.inf
     print(f"pi      ~= {est.pi:.12f} +- {est.stderr:.3g} (standard error)")
-    print(f"95% CI     [{low:.12f}, {high:.12f}]")
+    print(f"{f'{100 * args.confidence:g}% CI':<10} [{low:.12f}, {high:.12f}]")
     print(f"error      {error:+.3g} ({sigmas:+.2f} standard errors)")
     print(f"points     n={est.n:,}  hits={est.hits:,}  seed={est.seed}")
     print(f"run        {est.elapsed:.3f} s, {rate / 1e6:,.0f} M points/s, "
           f"backend={est.backend}, workers={est.workers}, simd={simd()}")
+
+
+def _mpi_rank() -> int:
+    from mpi4py import MPI
+
+    return int(MPI.COMM_WORLD.Get_rank())
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -105,17 +140,29 @@ def _info(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from .bench import format_table, run_benchmarks
+    from . import bench
 
     if not args.seconds > 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
     if args.repeat < 1:
         raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
-    result = run_benchmarks(seconds=args.seconds, repeat=args.repeat)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(format_table(result))
+    if not args.scaling:
+        if args.plot:
+            raise ValueError("--plot goes with --scaling")
+        result = bench.run_benchmarks(seconds=args.seconds, repeat=args.repeat)
+        print(json.dumps(result, indent=2) if args.json else bench.format_table(result))
+        return
+    from .backends import default_workers
+
+    max_workers = args.max_workers or default_workers()
+    if max_workers < 1:
+        raise ValueError(f"--max-workers must be >= 1, got {max_workers}")
+    if args.n < max_workers:
+        raise ValueError(f"-n must be at least --max-workers, got {args.n}")
+    result = bench.run_scaling(args.n, max_workers, repeat=args.repeat)
+    print(json.dumps(result, indent=2) if args.json else bench.format_scaling(result))
+    if args.plot:
+        bench.plot_scaling(result, args.plot)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"run": _run, "info": _info, "bench": _bench}[args.command]
     try:
         command(args)
-    except (ValueError, TypeError, MemoryError) as exc:
+    except (ValueError, TypeError, MemoryError, RuntimeError, OSError) as exc:
         print(f"pymcpi: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
