@@ -126,3 +126,74 @@ def test_bench_json():
     assert all(us > 0 for us in result["call_us"].values())
     text = cli("bench", "--seconds", "0.05", "--repeat", "1").stdout
     assert "| pymcpi scalar |" in text and "vs NumPy" in text
+
+
+@pytest.mark.parametrize("backend,workers", [("serial", None), ("threads", 2), ("processes", 2)])
+def test_run_backends_agree(backend, workers):
+    args = ["run", "-n", "3e8", "--seed", "5", "--backend", backend, "--json"]
+    if workers:
+        args += ["--workers", str(workers)]
+    d = json.loads(cli(*args).stdout)
+    assert d["hits"] == pymcpi.count_hits(3 * 10**8, 5)
+    assert (d["backend"], d["workers"]) == (backend, workers or 1)
+
+
+def test_run_precision_target_matches_the_api():
+    d = json.loads(cli("run", "-n", "1e10", "--tol", "3e-4", "--confidence", "0.99",
+                       "--backend", "threads", "--json").stdout)
+    est = pymcpi.estimate_pi(10**10, tol=3e-4, confidence=0.99)
+    assert (d["n"], d["hits"]) == (est.n, est.hits)
+    assert d["n"] < 10**10
+
+
+def test_run_checkpoint_resumes(tmp_path):
+    path = tmp_path / "run.json"
+    first = json.loads(cli("run", "-n", "1e8", "--checkpoint", str(path), "--json").stdout)
+    assert json.loads(path.read_text())["params"]["n"] == 10**8
+    again = json.loads(cli("run", "-n", "1e8", "--checkpoint", str(path), "--json").stdout)
+    assert again["hits"] == first["hits"] == pymcpi.count_hits(10**8)
+    proc = cli("run", "-n", "2e8", "--checkpoint", str(path))
+    assert proc.returncode == 2 and "belongs to another run" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--backend", "gpu"], "invalid choice"),
+        (["--workers", "0"], "workers must be >= 1"),
+        (["--backend", "serial", "--workers", "2"], "backend='serial' has one worker"),
+        (["--tol", "0"], "tol must be > 0"),
+        (["--tol=-1e-3"], "tol must be > 0"),
+        (["--confidence", "1.5"], "confidence must be strictly between 0 and 1"),
+        (["--confidence", "0"], "confidence must be strictly between 0 and 1"),
+    ],
+)
+def test_run_bad_parallel_options(args, message):
+    proc = cli("run", "-n", "1e6", *args)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert message in proc.stderr
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal():
+    shown = cli("run", "-n", "1e8", "--backend", "threads", "--progress")
+    assert "pt/s" in shown.stderr and "100%" in shown.stderr
+    assert "pt/s" not in cli("run", "-n", "1e8", "--no-progress").stderr
+    assert "pt/s" not in cli("run", "-n", "1e8").stderr  # stderr is a pipe here
+
+
+@pytest.mark.slow
+def test_bench_scaling_table_json_and_plot(tmp_path):
+    plot = tmp_path / "scaling.png"
+    proc = cli("bench", "--scaling", "-n", "2e8", "--max-workers", "2", "--json",
+               "--plot", str(plot))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    backends = {r["backend"] for r in result["rows"]}
+    assert {"threads", "processes"} <= backends
+    for r in result["rows"]:
+        assert r["strong_seconds"] > 0 and r["weak_seconds"] > 0
+        if r["workers"] == 1:
+            assert r["speedup"] == r["strong_efficiency"] == r["weak_efficiency"] == 1
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = cli("bench", "--scaling", "-n", "1e8", "--max-workers", "1").stdout
+    assert "| threads | 1 |" in table and "speed-up" in table
