@@ -197,3 +197,17 @@ def test_bench_scaling_table_json_and_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = cli("bench", "--scaling", "-n", "1e8", "--max-workers", "1").stdout
     assert "| threads | 1 |" in table and "speed-up" in table
+
+
+def test_mpiexec_run_prints_one_result():
+    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("no mpiexec")
+    proc = subprocess.run([mpiexec, "-n", "2", SCRIPT, "run", "--backend", "mpi", "-n", "3e8",
+                           "--seed", "4", "--json"], capture_output=True, text=True, timeout=120,
+                          cwd=tempfile.gettempdir(), env=python_env())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    d = json.loads(lines[0])
+    assert (d["hits"], d["backend"], d["workers"]) == (pymcpi.count_hits(3 * 10**8, 4), "mpi", 2)
