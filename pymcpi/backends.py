@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import sys
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -62,16 +62,23 @@ class SerialRunner:
 
 def _as_completed(executor: Executor, work: Work) -> Iterator[tuple[int, int]]:
     """Submit every chunk and yield results as they finish; on any exit before
-    the end, cancel what has not started."""
-    futures: dict[Future[int], int] = {
-        executor.submit(count_hits, *chunk): index for index, chunk in work
-    }
+    the end, cancel what has not started.
+
+    Finished futures come through a queue that their callbacks fill, not from
+    concurrent.futures.wait: wait takes the lock of every pending future on
+    each call, which is slow for thousands of chunks, and a Ctrl-C between two
+    of those acquisitions leaves locks held, so that shutting the pool down
+    then hangs."""
+    finished: queue.SimpleQueue[Future[int]] = queue.SimpleQueue()
+    futures: dict[Future[int], int] = {}
     try:
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                yield futures[future], future.result()
+        for index, chunk in work:
+            future = executor.submit(count_hits, *chunk)
+            futures[future] = index
+            future.add_done_callback(finished.put)
+        for _ in range(len(futures)):
+            future = finished.get()
+            yield futures[future], future.result()
     finally:
         for future in futures:
             future.cancel()

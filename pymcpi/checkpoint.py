@@ -53,6 +53,8 @@ class Checkpoint:
             if data["format"] != FORMAT or data["version"] != VERSION:
                 raise ValueError("not a pymcpi checkpoint of a known version")
             params = data["params"]
+            if not isinstance(params, dict):
+                raise TypeError("bad params")
             done = {int(k): v for k, v in data["done"].items()}
             elapsed = data["elapsed_s"]
             if not (isinstance(elapsed, (int, float)) and elapsed >= 0):

@@ -264,13 +264,13 @@ def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
             if tol is not None and _half_width(used, hits, confidence) <= tol:
                 break
     finally:
+        elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
         if saved is not None and lead:
             saved.done = done
-            saved.save(previous + time.perf_counter() - begin)
+            saved.save(elapsed)
         if bar is not None:
             bar.close()
-    return Estimate(n=used, hits=hits, seed=plan.seed,
-                    elapsed=previous + time.perf_counter() - begin,
+    return Estimate(n=used, hits=hits, seed=plan.seed, elapsed=elapsed,
                     backend=runner.backend, workers=runner.workers)
 
 

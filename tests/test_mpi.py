@@ -1,0 +1,201 @@
+"""estimate_pi on MPI ranks, in jobs that mpiexec starts from the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from interpreters import python_env
+
+from pymcpi import count_hits, estimate_pi
+
+pytest.importorskip("mpi4py")
+
+
+def find_mpiexec() -> str | None:
+    beside = Path(sys.executable).parent / "mpiexec"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("mpiexec")
+
+
+MPIEXEC = find_mpiexec()
+if MPIEXEC is None:
+    pytest.skip("mpiexec not found", allow_module_level=True)
+
+SEED = 7
+N = 50 * 2**20 + 12345  # 51 chunks: groups of 1, 2 or 3 ranks do not divide it
+
+ESTIMATE = """
+import json, sys
+import pymcpi
+
+kwargs = json.loads(sys.argv[1])
+est = pymcpi.estimate_pi(kwargs.pop("n"), backend="mpi", **kwargs)
+from mpi4py import MPI
+
+comm = MPI.COMM_WORLD
+mine = {"rank": comm.Get_rank(), "n": est.n, "hits": est.hits,
+        "backend": est.backend, "workers": est.workers}
+everyone = comm.gather(mine, root=0)
+if comm.Get_rank() == 0:
+    print(json.dumps(everyone))
+"""
+
+
+def write(tmp_path: Path, code: str, name: str = "job.py") -> Path:
+    script = tmp_path / name
+    script.write_text(code, encoding="utf-8")
+    return script
+
+
+def run(command: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``command`` in a session of its own, so that a job that hangs is
+    killed whole and fails the test."""
+    proc = subprocess.Popen(command, cwd=cwd, env=python_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{' '.join(command)} did not end within {timeout} s")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def mpiexec(ranks: int, script: Path, *args: str, timeout: float = 60,
+            check: bool = True) -> subprocess.CompletedProcess:
+    proc = run([MPIEXEC, "-n", str(ranks), sys.executable, "-P", str(script), *args],
+               script.parent, timeout)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def results(proc: subprocess.CompletedProcess) -> list[dict]:
+    """What each rank of ESTIMATE got, gathered on rank 0."""
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_every_rank_gets_the_exact_estimate(tmp_path, ranks):
+    proc = mpiexec(ranks, write(tmp_path, ESTIMATE), json.dumps({"n": N, "seed": SEED}))
+    assert results(proc) == [
+        {"rank": r, "n": N, "hits": count_hits(N, SEED), "backend": "mpi", "workers": ranks}
+        for r in range(ranks)
+    ]
+
+
+def test_mpi_backend_without_mpiexec_is_one_rank(tmp_path):
+    code = f"""
+import json, sys
+import pymcpi
+
+imported = "mpi4py" in sys.modules
+est = pymcpi.estimate_pi({N}, seed={SEED}, backend="mpi")
+from mpi4py import MPI
+own = pymcpi.estimate_pi({N}, seed={SEED}, comm=MPI.COMM_SELF)
+print(json.dumps([imported, [est.hits, est.backend, est.workers],
+                  [own.hits, own.backend, own.workers]]))
+"""
+    proc = run([sys.executable, "-P", str(write(tmp_path, code))], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    hits = count_hits(N, SEED)
+    assert json.loads(proc.stdout) == [False, [hits, "mpi", 1], [hits, "mpi", 1]]
+
+
+TUTORIAL = """
+from mpi4py import MPI
+import pymcpi
+
+comm = MPI.COMM_WORLD
+n, seed = {n}, {seed}
+hits = comm.reduce(pymcpi.count_hits(*pymcpi.split(n, comm.size, seed)[comm.rank]), op=MPI.SUM)
+if comm.rank == 0:
+    print(hits)
+"""
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_tutorial_split_and_reduce(tmp_path, ranks):
+    proc = mpiexec(ranks, write(tmp_path, TUTORIAL.format(n=N, seed=SEED)))
+    assert proc.stdout.split() == [str(count_hits(N, SEED))]
+
+
+def test_precision_target_under_mpi_matches_serial(tmp_path):
+    budget, tol = 3 * 10**8, 6e-4
+    serial = estimate_pi(budget, seed=SEED, tol=tol)
+    assert serial.n < budget
+    proc = mpiexec(2, write(tmp_path, ESTIMATE),
+                   json.dumps({"n": budget, "seed": SEED, "tol": tol}))
+    assert [(r["n"], r["hits"]) for r in results(proc)] == [(serial.n, serial.hits)] * 2
+
+
+FAILING_RANK = """
+import sys, time
+from mpi4py import MPI
+import pymcpi, pymcpi.backends
+
+if MPI.COMM_WORLD.Get_rank() == 1:
+    real, calls = pymcpi.backends.count_hits, []
+
+    def failing(n, seed, start):
+        calls.append(start)
+        if len(calls) == 3:
+            time.sleep(1)  # rank 0 has saved its first chunks by now
+            raise RuntimeError("rank 1 fails on purpose")
+        return real(n, seed, start)
+
+    pymcpi.backends.count_hits = failing
+pymcpi.estimate_pi({n}, seed={seed}, backend="mpi", checkpoint=sys.argv[1])
+print("finished", flush=True)
+"""
+
+
+def test_failing_rank_ends_the_job_and_its_checkpoint_resumes(tmp_path):
+    checkpoint = tmp_path / "run.json"
+    script = write(tmp_path, FAILING_RANK.format(n=N, seed=SEED), "failing.py")
+    failed = mpiexec(2, script, str(checkpoint), check=False)
+    assert failed.returncode != 0
+    assert "finished" not in failed.stdout
+    assert "rank 1 of 2 failed" in failed.stderr
+    assert "rank 1 fails on purpose" in failed.stderr
+    done = json.loads(checkpoint.read_text())["done"]
+    assert 0 < len(done) < 51
+
+    resume = write(tmp_path, ESTIMATE, "resume.py")
+    args = json.dumps({"n": N, "seed": SEED, "checkpoint": str(checkpoint)})
+    proc = mpiexec(1, resume, args)
+    assert [(r["n"], r["hits"], r["workers"]) for r in results(proc)] == [
+        (N, count_hits(N, SEED), 1)]
+    assert len(json.loads(checkpoint.read_text())["done"]) == 51
+    again = mpiexec(3, resume, args)
+    assert {r["hits"] for r in results(again)} == {count_hits(N, SEED)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failing.py", "resume.py", "run.json"]
+
+
+def test_checkpoint_of_another_run_fails_on_every_rank(tmp_path):
+    checkpoint = tmp_path / "run.json"
+    script = write(tmp_path, ESTIMATE)
+    mpiexec(2, script, json.dumps({"n": N, "seed": SEED, "checkpoint": str(checkpoint)}))
+    before = checkpoint.read_bytes()
+    proc = mpiexec(2, script, json.dumps({"n": N, "seed": SEED + 1,
+                                          "checkpoint": str(checkpoint)}), check=False)
+    assert proc.returncode != 0
+    assert "belongs to another run" in proc.stderr
+    assert checkpoint.read_bytes() == before
+
+
+def test_progress_bar_on_rank_zero_only(tmp_path):
+    proc = mpiexec(3, write(tmp_path, ESTIMATE),
+                   json.dumps({"n": N, "seed": SEED, "progress": True}))
+    assert {r["hits"] for r in results(proc)} == {count_hits(N, SEED)}
+    assert proc.stderr.count(" 0.00/52.4M ") == 1  # each bar starts at 0 once
+    assert "100%" in proc.stderr
