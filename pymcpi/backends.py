@@ -60,9 +60,10 @@ class SerialRunner:
         pass
 
 
-def _as_completed(executor: Executor, work: Work) -> Iterator[tuple[int, int]]:
-    """Submit every chunk and yield results as they finish; on any exit before
-    the end, cancel what has not started.
+def _as_completed(executor: Executor, work: Work, window: int) -> Iterator[tuple[int, int]]:
+    """Yield ``(index, hits)`` as chunks finish, keeping at most ``window``
+    chunks submitted at a time; on any exit before the end, cancel what has not
+    started.
 
     Finished futures come through a queue that their callbacks fill, not from
     concurrent.futures.wait: wait takes the lock of every pending future on
@@ -71,14 +72,23 @@ def _as_completed(executor: Executor, work: Work) -> Iterator[tuple[int, int]]:
     then hangs."""
     finished: queue.SimpleQueue[Future[int]] = queue.SimpleQueue()
     futures: dict[Future[int], int] = {}
-    try:
-        for index, chunk in work:
+    todo = iter(work)
+
+    def submit_next() -> None:
+        for index, chunk in todo:
             future = executor.submit(count_hits, *chunk)
             futures[future] = index
             future.add_done_callback(finished.put)
-        for _ in range(len(futures)):
+            return
+
+    try:
+        for _ in range(window):
+            submit_next()
+        for _ in range(len(work)):
             future = finished.get()
-            yield futures[future], future.result()
+            index = futures.pop(future)
+            submit_next()
+            yield index, future.result()
     finally:
         for future in futures:
             future.cancel()
@@ -94,10 +104,24 @@ class ThreadRunner:
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="pymcpi")
 
     def map(self, work: Work) -> Iterator[tuple[int, int]]:
-        return _as_completed(self.executor, work)
+        return _as_completed(self.executor, work, window=4 * self.workers)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Worker initializer: on Linux, have the kernel end this worker when the
+    process that started it dies, even by SIGKILL or the OOM killer, so that an
+    interrupted driver leaves no idle workers behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # the driver died before the line above took effect
 
 
 class ProcessRunner:
@@ -121,9 +145,12 @@ class ProcessRunner:
         broken = 0
         while left:
             if self.executor is None:
-                self.executor = ProcessPoolExecutor(self.workers, mp_context=self.context)
+                self.executor = ProcessPoolExecutor(
+                    self.workers, mp_context=self.context,
+                    initializer=_die_with_parent, initargs=(self._parent(),))
             try:
-                for index, hits in _as_completed(self.executor, list(left.items())):
+                for index, hits in _as_completed(self.executor, list(left.items()),
+                                                 window=4 * self.workers):
                     del left[index]
                     broken = 0
                     yield index, hits
@@ -135,6 +162,11 @@ class ProcessRunner:
                         f"worker processes died {broken} times in a row without "
                         "finishing a chunk; giving up"
                     ) from None
+
+    def _parent(self) -> int | None:
+        """The pid workers see as their parent; under forkserver it is the
+        server's, which ends when this process does."""
+        return None if self.context.get_start_method() == "forkserver" else os.getpid()
 
     def _stop(self) -> None:
         """End the pool now: no worker outlives it."""
@@ -170,7 +202,7 @@ class PoolRunner:
 
     def map(self, work: Work) -> Iterator[tuple[int, int]]:
         if hasattr(self.pool, "submit"):
-            return _as_completed(self.pool, work)
+            return _as_completed(self.pool, work, window=4 * self.workers)
         return self.pool.imap_unordered(count_indexed, work)  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -231,6 +263,8 @@ def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) 
         workers = int(workers)
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
+    if backend == "pool" and pool is None:
+        raise ValueError("backend='pool' is what pool= implies; pass pool= instead")
     if pool is not None and backend != "pool":
         raise ValueError(f"pool= brings its own workers; it does not go with backend={backend!r}")
     if comm is not None and backend != "mpi":

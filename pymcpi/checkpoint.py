@@ -11,6 +11,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -33,7 +34,9 @@ class Checkpoint:
         untouched.
     params : dict
         What defines the run (n, seed, chunk size, precision target).
-    chunk_sizes : callable
+    count : int
+        Number of chunks of the run.
+    chunk_size : callable
         Maps a chunk index to its number of points, to validate saved counts.
     """
 
@@ -50,14 +53,17 @@ class Checkpoint:
     def _load(self, count: int, chunk_size: Any) -> None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data["format"] != FORMAT or data["version"] != VERSION:
+            if data["format"] != FORMAT or type(data["version"]) is not int \
+                    or data["version"] != VERSION:
                 raise ValueError("not a pymcpi checkpoint of a known version")
             params = data["params"]
             if not isinstance(params, dict):
                 raise TypeError("bad params")
             done = {int(k): v for k, v in data["done"].items()}
+            if len(done) != len(data["done"]) or any(str(k) not in data["done"] for k in done):
+                raise ValueError("chunk indices are not plain integers")
             elapsed = data["elapsed_s"]
-            if not (isinstance(elapsed, (int, float)) and elapsed >= 0):
+            if not (type(elapsed) in (int, float) and 0 <= elapsed < math.inf):
                 raise ValueError("bad elapsed_s")
             for k, hits in done.items():
                 if not (0 <= k < count and type(hits) is int and 0 <= hits <= chunk_size(k)):

@@ -28,16 +28,24 @@ except KeyboardInterrupt:
 def interrupt_after_start(command: list[str], env: dict) -> tuple[subprocess.Popen, float, str]:
     """Start ``command``, wait until it is counting, send SIGINT and return the
     process, the seconds it took to exit, and its output."""
+    # A shell that starts jobs in the background may hand SIGINT down as
+    # ignored; a terminal's Ctrl-C reaches a process with the default action.
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=tempfile.gettempdir(), env=env)
-    if command[-1] == CHILD:
-        assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.5)  # well into the C loop
-    assert proc.poll() is None, "finished before it was interrupted"
-    sent = time.perf_counter()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    return proc, time.perf_counter() - sent, out + err
+                            text=True, cwd=tempfile.gettempdir(), env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        if command[-1] == CHILD:
+            assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.5)  # well into the C loop
+        assert proc.poll() is None, "finished before it was interrupted"
+        sent = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        return proc, time.perf_counter() - sent, out + err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.parametrize("path", pymcpi.simd_paths())

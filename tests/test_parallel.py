@@ -425,6 +425,41 @@ def test_ctrl_c_stops_the_run_and_leaves_no_worker(target, delay):
     assert left == [], "worker processes outlived the interrupted run"
 
 
+KILLED = """
+import multiprocessing, sys
+import pymcpi
+
+multiprocessing.set_start_method(sys.argv[1])
+print("ready", flush=True)
+pymcpi.estimate_pi(10**12, seed=3, backend="processes", workers=2)
+"""
+
+
+@needs_proc_children
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_workers_end_with_a_killed_driver(method):
+    # SIGKILL or the OOM killer gives the driver no chance to clean up; the
+    # kernel ends its workers (PR_SET_PDEATHSIG, set as they start).
+    proc = subprocess.Popen([sys.executable, "-P", "-c", KILLED, method],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tempfile.gettempdir(), env=python_env(),
+                            start_new_session=True)
+    workers: set[int] = set()
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        workers = wait_until(lambda: kids if len(kids := child_pids(proc.pid)) >= 2 else None)
+        assert workers, "no worker processes started"
+        proc.kill()
+        proc.communicate(timeout=20)
+        wait_until(lambda: not any(map(running, workers)), timeout=10)
+        left = [pid for pid in workers if running(pid)]
+    finally:
+        for pid in workers or ():
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert left == [], "worker processes outlived the killed driver"
+
+
 # Bad arguments
 
 IDLE_POOL = ThreadPoolExecutor(1)  # never given work, so it starts no thread
