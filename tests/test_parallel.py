@@ -4,6 +4,7 @@ argument checks."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import multiprocessing
 import os
@@ -31,23 +32,28 @@ HAS_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/chil
 needs_proc_children = pytest.mark.skipif(
     not HAS_PROC_CHILDREN, reason="needs /proc/<pid>/task/<tid>/children")
 
-# Prepended to child programs: their workers are forked, so they are the
-# child's own children (not a fork server's), and children() lists what is left.
-CHILD = """
-import multiprocessing, os
-
-multiprocessing.set_start_method("fork")
-
-def children():
-    pid = os.getpid()
-    kids = set()
+def child_pids(pid: int) -> set[int]:
+    """The pids of the live children of process ``pid``."""
+    kids: set[int] = set()
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{task}/children") as f:
                 kids.update(map(int, f.read().split()))
         except FileNotFoundError:  # a thread that has just ended
             pass
-    return sorted(kids)
+    return kids
+
+
+# Prepended to child programs: their workers are forked, so they are the
+# child's own children (not a fork server's), and children() lists what is left.
+CHILD = f"""
+import multiprocessing, os
+
+multiprocessing.set_start_method("fork")
+
+{inspect.getsource(child_pids)}
+def children():
+    return sorted(child_pids(os.getpid()))
 """
 
 
@@ -361,17 +367,6 @@ pymcpi.estimate_pi(10**12, seed=3, backend="processes", workers=2)
 """
 
 
-def child_pids(pid: int) -> set[int]:
-    kids: set[int] = set()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                kids.update(map(int, f.read().split()))
-        except FileNotFoundError:  # a thread that has just ended
-            pass
-    return kids
-
-
 def running(pid: int) -> bool:
     """Whether ``pid`` exists and is not a zombie."""
     try:
@@ -390,21 +385,27 @@ def wait_until(condition, timeout: float = 20.0):
     return result
 
 
+def start_with_workers(code: str, *args: str) -> tuple[subprocess.Popen, set[int]]:
+    """Start a child running ``code`` in a session of its own; once it prints
+    "ready" and has two children, return it and their pids."""
+    proc = subprocess.Popen([sys.executable, "-P", "-c", code, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tempfile.gettempdir(), env=python_env(),
+                            start_new_session=True)
+    assert proc.stdout.readline().strip() == "ready"
+    workers = wait_until(lambda: kids if len(kids := child_pids(proc.pid)) >= 2 else None)
+    assert workers, "no worker processes started"
+    return proc, workers
+
+
 @needs_proc_children
 @pytest.mark.parametrize("target, delay", [
     ("driver", 0.2), ("driver", 0.5), ("driver", 0.8), ("driver", 1.1), ("group", 0.5)])
 def test_ctrl_c_stops_the_run_and_leaves_no_worker(target, delay):
     # "driver": SIGINT to the driver alone, as `kill -INT` or a notebook's
     # interrupt does; "group": to the whole process group, as a terminal does.
-    proc = subprocess.Popen([sys.executable, "-P", "-c", INTERRUPTED],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tempfile.gettempdir(), env=python_env(),
-                            start_new_session=True)
-    workers: set[int] = set()
+    proc, workers = start_with_workers(INTERRUPTED)
     try:
-        assert proc.stdout.readline().strip() == "ready"
-        workers = wait_until(lambda: kids if len(kids := child_pids(proc.pid)) >= 2 else None)
-        assert workers, "no worker processes started"
         time.sleep(delay)
         assert proc.poll() is None
         if target == "group":
@@ -418,7 +419,7 @@ def test_ctrl_c_stops_the_run_and_leaves_no_worker(target, delay):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-        for pid in workers or ():
+        for pid in workers:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
     assert "KeyboardInterrupt" in err
@@ -440,21 +441,14 @@ pymcpi.estimate_pi(10**12, seed=3, backend="processes", workers=2)
 def test_workers_end_with_a_killed_driver(method):
     # SIGKILL or the OOM killer gives the driver no chance to clean up; the
     # kernel ends its workers (PR_SET_PDEATHSIG, set as they start).
-    proc = subprocess.Popen([sys.executable, "-P", "-c", KILLED, method],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tempfile.gettempdir(), env=python_env(),
-                            start_new_session=True)
-    workers: set[int] = set()
+    proc, workers = start_with_workers(KILLED, method)
     try:
-        assert proc.stdout.readline().strip() == "ready"
-        workers = wait_until(lambda: kids if len(kids := child_pids(proc.pid)) >= 2 else None)
-        assert workers, "no worker processes started"
         proc.kill()
         proc.communicate(timeout=20)
         wait_until(lambda: not any(map(running, workers)), timeout=10)
         left = [pid for pid in workers if running(pid)]
     finally:
-        for pid in workers or ():
+        for pid in workers:
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
     assert left == [], "worker processes outlived the killed driver"
