@@ -53,8 +53,7 @@ class SerialRunner:
     workers = 1
 
     def map(self, work: Work) -> Iterator[tuple[int, int]]:
-        for index, chunk in work:
-            yield index, count_hits(*chunk)
+        return map(count_indexed, work)
 
     def close(self) -> None:
         pass
