@@ -218,6 +218,7 @@ def _mpi_seconds(mpiexec: str, ranks: int, n: int) -> float:
         [mpiexec, "-n", str(ranks), sys.executable, "-m", "pymcpi", "run", "--backend", "mpi",
          "-n", str(n), "--json", "--no-progress"],
         capture_output=True, text=True, check=False,
+        timeout=120 + n / 1e7,  # a stuck launch fails instead of hanging the benchmark
     )
     if proc.returncode != 0:
         raise RuntimeError(f"mpiexec -n {ranks} failed: {proc.stderr.strip()[-500:]}")
@@ -289,13 +290,12 @@ def format_scaling(result: dict[str, Any]) -> str:
 def plot_scaling(result: dict[str, Any], path: str) -> None:
     """Draw speed-up and efficiency against workers into ``path`` (PNG)."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure  # no pyplot: leaves the backend alone
     except ImportError:
         raise RuntimeError("--plot needs matplotlib: pip install 'pymcpi[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
     workers = list(range(1, result["max_workers"] + 1))
     left.plot(workers, workers, "k:", label="ideal")
     right.axhline(1.0, color="k", linestyle=":", label="ideal")
@@ -315,4 +315,3 @@ def plot_scaling(result: dict[str, Any], path: str) -> None:
     left.legend()
     right.legend(fontsize="small", loc="lower left")
     fig.savefig(path, dpi=100)
-    plt.close(fig)

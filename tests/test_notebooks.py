@@ -1,0 +1,96 @@
+"""The tutorial: every notebook runs top to bottom in a fresh kernel, is
+committed without outputs, and its scripts run, under mpiexec too."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pymcpi
+from interpreters import python_env
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+EXPECTED = [
+    "01_monte_carlo_pi.ipynb",
+    "02_multiprocessing_pool.ipynb",
+    "03_mpi4py.ipynb",
+    "04_performance_and_scaling.ipynb",
+]
+SCRIPTS = NOTEBOOKS / "scripts"
+
+
+def mpiexec() -> str | None:
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else shutil.which("mpiexec")
+
+
+def test_the_tutorial_has_its_notebooks_in_reading_order():
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_is_committed_without_outputs(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    assert nb.cells[0].cell_type == "markdown"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "one parameters cell lets a reader scale the notebook up"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_runs_top_to_bottom(name, tmp_path):
+    # A copy, so that files the notebook writes stay out of the source tree.
+    work = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, work)
+    nb = nbformat.read(work / name, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3",
+        resources={"metadata": {"path": str(work)}},
+    )
+    client.execute()  # raises CellExecutionError on any error
+    errors = [o for c in nb.cells if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+
+
+def test_pool_script(tmp_path):
+    help_text = subprocess.run([sys.executable, str(SCRIPTS / "pool_pi.py"), "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    assert "usage" in help_text
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "pool_pi.py"), "-n", "3000000", "--workers", "2",
+         "--seed", "7", "--json"],
+        capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["hits"] == pymcpi.count_hits(3_000_000, 7)
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_mpi_script_under_mpiexec(ranks, tmp_path):
+    if mpiexec() is None:
+        pytest.skip("no mpiexec")
+    pytest.importorskip("mpi4py")
+    subprocess.run([sys.executable, str(SCRIPTS / "mpi_pi.py"), "--help"],
+                   capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [mpiexec(), "-n", str(ranks), sys.executable, str(SCRIPTS / "mpi_pi.py"),
+         "-n", "3000000", "--seed", "7", "--json"],
+        capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, "only rank 0 prints"
+    result = json.loads(lines[0])
+    assert result["hits"] == pymcpi.count_hits(3_000_000, 7)
+    assert result["ranks"] == ranks
