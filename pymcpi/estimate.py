@@ -245,7 +245,7 @@ def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
                   "tol": tol, "confidence": confidence if tol is not None else None}
         saved = _collective(runner, lambda: Checkpoint(
             checkpoint_path, params, plan.count, lambda k: plan[k].n))
-    done: dict[int, int] = dict(saved.done) if saved else {}
+    done: dict[int, int] = saved.done if saved else {}  # filled in place as chunks finish
     previous = saved.elapsed if saved else 0.0
     bar = _progress_bar(plan.n, sum(plan[k].n for k in done), progress and lead)
     used = hits = 0
@@ -257,7 +257,6 @@ def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
                 if bar is not None:
                     bar.update(plan[k].n)
                 if saved is not None and lead:
-                    saved.done = done
                     saved.save(previous + time.perf_counter() - begin, every=0.5)
             used += sum(plan[k].n for k in chunks)
             hits += sum(done[k] for k in chunks)
@@ -266,7 +265,6 @@ def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
     finally:
         elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
         if saved is not None and lead:
-            saved.done = done
             saved.save(elapsed)
         if bar is not None:
             bar.close()
