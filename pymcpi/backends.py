@@ -12,6 +12,8 @@ import multiprocessing
 import os
 import queue
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -109,18 +111,47 @@ class ThreadRunner:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _die_with_parent(parent: int | None) -> None:
-    """Worker initializer: on Linux, have the kernel end this worker when the
-    process that started it dies, even by SIGKILL or the OOM killer, so that an
-    interrupted driver leaves no idle workers behind."""
-    if sys.platform.startswith("linux"):
+def _die_with_driver(driver: int, forked_by_driver: bool) -> None:
+    """Worker initializer: end this worker when the driver process dies, even
+    by SIGKILL or the OOM killer, so that an interrupted run leaves no idle
+    workers behind (they would wait for work forever).
+
+    A worker that the driver started itself asks Linux to kill it when its
+    parent dies (PR_SET_PDEATHSIG). A worker of a fork server, whose parent is
+    the server, watches the driver instead; the server then ends too, once its
+    last worker is gone."""
+    if forked_by_driver and sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-    if parent is not None and os.getppid() != parent:
-        os._exit(1)  # the driver died before the line above took effect
+        if os.getppid() != driver:
+            os._exit(1)  # the driver died before the line above took effect
+        return
+
+    def watch() -> None:
+        while _alive(driver):
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pymcpi-watch-driver", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed driver
+    stays one until its own parent reaps it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - alive, another user's
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 class ProcessRunner:
@@ -146,7 +177,8 @@ class ProcessRunner:
             if self.executor is None:
                 self.executor = ProcessPoolExecutor(
                     self.workers, mp_context=self.context,
-                    initializer=_die_with_parent, initargs=(self._parent(),))
+                    initializer=_die_with_driver,
+                    initargs=(os.getpid(), self.context.get_start_method() != "forkserver"))
             try:
                 for index, hits in _as_completed(self.executor, list(left.items()),
                                                  window=4 * self.workers):
@@ -161,11 +193,6 @@ class ProcessRunner:
                         f"worker processes died {broken} times in a row without "
                         "finishing a chunk; giving up"
                     ) from None
-
-    def _parent(self) -> int | None:
-        """The pid workers see as their parent; under forkserver it is the
-        server's, which ends when this process does."""
-        return None if self.context.get_start_method() == "forkserver" else os.getpid()
 
     def _stop(self) -> None:
         """End the pool now: no worker outlives it."""

@@ -437,13 +437,15 @@ pymcpi.estimate_pi(10**12, seed=3, backend="processes", workers=2)
 
 
 @needs_proc_children
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_workers_end_with_a_killed_driver(method):
     # SIGKILL or the OOM killer gives the driver no chance to clean up; the
-    # kernel ends its workers (PR_SET_PDEATHSIG, set as they start).
+    # kernel ends its workers (PR_SET_PDEATHSIG), or, under forkserver, they
+    # notice that the driver is gone.
     proc, workers = start_with_workers(KILLED, method)
     try:
-        proc.kill()
+        time.sleep(1.0)  # under forkserver the driver's children are servers; let workers start
+        proc.kill()  # and leave it a zombie until communicate() has seen the pipes close
         proc.communicate(timeout=20)
         wait_until(lambda: not any(map(running, workers)), timeout=10)
         left = [pid for pid in workers if running(pid)]
