@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ._core import count_hits
-from .chunks import Chunk
+from .chunks import Chunk, count_arg
 
 __all__ = ["BACKENDS", "make_runner"]
 
@@ -284,11 +284,7 @@ def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) 
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
                          f"got {backend!r}")
     if workers is not None:
-        if isinstance(workers, bool) or not hasattr(type(workers), "__index__"):
-            raise TypeError(f"workers must be an integer, not {type(workers).__name__}")
-        workers = int(workers)
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+        workers = count_arg(workers, "workers", least=1)
     if backend == "pool" and pool is None:
         raise ValueError("backend='pool' is what pool= implies; pass pool= instead")
     if pool is not None and backend != "pool":

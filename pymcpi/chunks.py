@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ._core import BLOCK, _check_range
 
-__all__ = ["Chunk", "ChunkPlan", "split"]
+__all__ = ["Chunk", "ChunkPlan", "as_index", "count_arg", "split"]
 
 
 class Chunk(NamedTuple):
@@ -25,6 +25,28 @@ class Chunk(NamedTuple):
     n: int
     seed: int
     start: int
+
+
+def as_index(value: object) -> int | None:
+    """``value`` as an int if it is an integer (NumPy's too) other than bool,
+    else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def count_arg(value: object, name: str, least: int) -> int:
+    """``value`` as an int >= ``least``, or a TypeError or ValueError that
+    names the argument ``name``."""
+    index = as_index(value)
+    if index is None:
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    if index < least:
+        raise ValueError(f"{name} must be >= {least}, got {index}")
+    return index
 
 
 def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
@@ -56,11 +78,7 @@ def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
             hits = sum(pool.starmap(pymcpi.count_hits, pymcpi.split(n, 4, seed=7)))
     """
     n, seed, _ = _check_range(n, seed)
-    if isinstance(parts, bool) or not hasattr(type(parts), "__index__"):
-        raise TypeError(f"parts must be an integer, not {type(parts).__name__}")
-    parts = operator.index(parts)
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
+    parts = count_arg(parts, "parts", least=1)
     blocks, rest = divmod(n, BLOCK)
     share, extra = divmod(blocks, parts)
     chunks, start = [], 0

@@ -154,7 +154,7 @@ def _bench(args: argparse.Namespace) -> None:
         return
     from .backends import default_workers
 
-    max_workers = args.max_workers or default_workers()
+    max_workers = default_workers() if args.max_workers is None else args.max_workers
     if max_workers < 1:
         raise ValueError(f"--max-workers must be >= 1, got {max_workers}")
     if args.n < max_workers:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 import os
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 from ._core import _check_range as _core_check_range
 from .backends import MPIRunner, make_runner
 from .checkpoint import Checkpoint
-from .chunks import ChunkPlan
+from .chunks import ChunkPlan, as_index
 
 __all__ = ["Estimate", "estimate_pi"]
 
@@ -55,7 +54,7 @@ class Estimate:
     def __post_init__(self) -> None:
         for name in ("n", "hits", "seed", "workers"):
             value = getattr(self, name)
-            index = _as_index(value)
+            index = as_index(value)
             if index is None:
                 raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
             object.__setattr__(self, name, index)  # NumPy integers become int
@@ -210,7 +209,7 @@ def estimate_pi(
     >>> est = estimate_pi(10**10, seed=7, backend="processes", progress=True)
     >>> est = estimate_pi(10**12, tol=1e-5, confidence=0.99, backend="threads")
     """
-    index = _as_index(n)
+    index = as_index(n)
     if index is not None and index < 1:  # other bad n: _check_range names them
         raise ValueError(f"n must be >= 1 to estimate pi, got {index}")
     n, seed, _ = _core_check_range(n, seed)
@@ -301,12 +300,3 @@ def _progress_bar(total: int, initial: int, show: bool) -> Any:
     return tqdm(total=total, initial=initial, unit="pt", unit_scale=True,
                 file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
 
-
-def _as_index(value: object) -> int | None:
-    """``value`` as an int if it is an integer other than bool, else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
