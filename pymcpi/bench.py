@@ -21,8 +21,8 @@ import numpy as np
 
 from . import __version__, _core, count_hits
 
-__all__ = ["format_scaling", "format_table", "machine_info", "plot_scaling", "run_benchmarks",
-           "run_scaling"]
+__all__ = ["find_mpiexec", "format_scaling", "format_table", "machine_info", "plot_scaling",
+           "run_benchmarks", "run_scaling"]
 
 
 def _cpu_name() -> str:
@@ -180,11 +180,14 @@ def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict[str, Any]:
     }
 
 
+def _machine_line(m: dict[str, Any]) -> str:
+    return f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}"
+
+
 def format_table(result: dict[str, Any]) -> str:
     """The benchmark as a Markdown table, with the machine and call costs."""
-    m = result["machine"]
     lines = [
-        f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}",
+        _machine_line(result["machine"]),
         "",
         "| method | points/s | vs NumPy | vs AVX2 yardstick |",
         "|---|---:|---:|---:|",
@@ -201,8 +204,9 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _mpiexec() -> str | None:
-    """mpiexec beside this Python (as pip's mpich installs it), else on PATH."""
+def find_mpiexec() -> str | None:
+    """mpiexec beside this Python (as pip's mpich installs it), else on PATH;
+    None if there is none."""
     import shutil
 
     here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
@@ -244,7 +248,7 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
 
     backends = ["threads", "processes"]
     notes = []
-    mpiexec = _mpiexec()
+    mpiexec = find_mpiexec()
     if _dist_version("mpi4py") is None or mpiexec is None:
         notes.append("MPI skipped: mpi4py or mpiexec not found (pip install 'pymcpi[mpi]')")
     else:
@@ -268,9 +272,8 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
 
 def format_scaling(result: dict[str, Any]) -> str:
     """The scaling benchmark as a Markdown table."""
-    m = result["machine"]
     lines = [
-        f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}",
+        _machine_line(result["machine"]),
         f"strong: n = {result['n']:,}; weak: {result['n'] // result['max_workers']:,} "
         "points per worker",
         "",

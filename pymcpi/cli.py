@@ -8,9 +8,9 @@ import math
 import re
 import sys
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 from .backends import BACKENDS
-from decimal import Decimal, InvalidOperation
 
 __all__ = ["main", "parse_count"]
 

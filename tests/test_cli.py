@@ -13,6 +13,7 @@ import pytest
 from interpreters import python_env
 
 import pymcpi
+from pymcpi.bench import find_mpiexec
 from pymcpi.cli import parse_count
 
 SCRIPT = shutil.which("pymcpi", path=os.path.dirname(sys.executable)) or shutil.which("pymcpi")
@@ -200,7 +201,7 @@ def test_bench_scaling_table_json_and_plot(tmp_path):
 
 
 def test_mpiexec_run_prints_one_result():
-    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+    mpiexec = find_mpiexec()
     if mpiexec is None:
         pytest.skip("no mpiexec")
     proc = subprocess.run([mpiexec, "-n", "2", SCRIPT, "run", "--backend", "mpi", "-n", "3e8",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,15 +13,9 @@ import pytest
 from interpreters import python_env
 
 from pymcpi import count_hits, estimate_pi
+from pymcpi.bench import find_mpiexec
 
 pytest.importorskip("mpi4py")
-
-
-def find_mpiexec() -> str | None:
-    beside = Path(sys.executable).parent / "mpiexec"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("mpiexec")
 
 
 MPIEXEC = find_mpiexec()

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from interpreters import python_env
 
 import pymcpi
-from interpreters import python_env
+from pymcpi.bench import find_mpiexec
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -25,11 +26,6 @@ EXPECTED = [
     "04_performance_and_scaling.ipynb",
 ]
 SCRIPTS = NOTEBOOKS / "scripts"
-
-
-def mpiexec() -> str | None:
-    here = Path(sys.executable).parent / "mpiexec"
-    return str(here) if here.exists() else shutil.which("mpiexec")
 
 
 def test_the_tutorial_has_its_notebooks_in_reading_order():
@@ -79,13 +75,13 @@ def test_pool_script(tmp_path):
 
 @pytest.mark.parametrize("ranks", [1, 2, 3])
 def test_mpi_script_under_mpiexec(ranks, tmp_path):
-    if mpiexec() is None:
+    if find_mpiexec() is None:
         pytest.skip("no mpiexec")
     pytest.importorskip("mpi4py")
     subprocess.run([sys.executable, str(SCRIPTS / "mpi_pi.py"), "--help"],
                    capture_output=True, text=True, check=True)
     proc = subprocess.run(
-        [mpiexec(), "-n", str(ranks), sys.executable, str(SCRIPTS / "mpi_pi.py"),
+        [find_mpiexec(), "-n", str(ranks), sys.executable, str(SCRIPTS / "mpi_pi.py"),
          "-n", "3000000", "--seed", "7", "--json"],
         capture_output=True, text=True, env=python_env(), cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
