@@ -242,6 +242,7 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
 
     def timed(backend: str, workers: int, points: int) -> float:
         if backend == "mpi":
+            assert mpiexec is not None  # MPI is only measured when it was found
             return min(_mpi_seconds(mpiexec, workers, points) for _ in range(repeat))
         return min(estimate_pi(points, seed=1, backend=backend, workers=workers).elapsed
                    for _ in range(repeat))

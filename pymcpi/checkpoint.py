@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class Checkpoint:
     """
 
     def __init__(self, path: str | os.PathLike[str], params: dict[str, Any],
-                 count: int, chunk_size: Any) -> None:
+                 count: int, chunk_size: Callable[[int], int]) -> None:
         self.path = Path(path)
         self.params = params
         self.done: dict[int, int] = {}
@@ -50,7 +51,7 @@ class Checkpoint:
         if self.path.exists():
             self._load(count, chunk_size)
 
-    def _load(self, count: int, chunk_size: Any) -> None:
+    def _load(self, count: int, chunk_size: Callable[[int], int]) -> None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data["format"] != FORMAT or type(data["version"]) is not int \

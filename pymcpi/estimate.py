@@ -66,9 +66,7 @@ class Estimate:
             raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if isinstance(self.elapsed, bool) or not isinstance(self.elapsed, numbers.Real):
-            raise TypeError(f"elapsed must be a number, not {type(self.elapsed).__name__}")
-        if not self.elapsed >= 0:
+        if not _real(self.elapsed, "elapsed") >= 0:
             raise ValueError(f"elapsed must be >= 0 seconds, got {self.elapsed!r}")
         object.__setattr__(self, "elapsed", float(self.elapsed))
         if not isinstance(self.backend, str) or not self.backend:
@@ -101,11 +99,7 @@ class Estimate:
         keeps its coverage for small ``n`` and does not collapse to a point
         when ``hits`` is 0 or ``n``; for large ``n`` the two agree.
         """
-        if isinstance(level, bool) or not isinstance(level, numbers.Real):
-            raise TypeError(f"level must be a number, not {type(level).__name__}")
-        if not 0.0 < level < 1.0:
-            raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
-        z = NormalDist().inv_cdf(0.5 + level / 2.0)
+        z = NormalDist().inv_cdf(0.5 + _level(level, "level") / 2.0)
         n, p = self.n, self.hits / self.n
         shrink = 1.0 + z * z / n
         centre = (p + z * z / (2 * n)) / shrink
@@ -213,19 +207,13 @@ def estimate_pi(
     if index is not None and index < 1:  # other bad n: _check_range names them
         raise ValueError(f"n must be >= 1 to estimate pi, got {index}")
     n, seed, _ = _core_check_range(n, seed)
-    if tol is not None:
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
-            raise TypeError(f"tol must be a number, not {type(tol).__name__}")
-        if not tol > 0:
-            raise ValueError(f"tol must be > 0, got {tol!r}")
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence must be a number, not {type(confidence).__name__}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
+    if tol is not None and not _real(tol, "tol") > 0:
+        raise ValueError(f"tol must be > 0, got {tol!r}")
+    confidence = _level(confidence, "confidence")
     plan = ChunkPlan(n, seed)
     runner = make_runner(backend, workers, pool, comm)
     try:
-        return _run(plan, runner, progress, tol, float(confidence), checkpoint)
+        return _run(plan, runner, progress, tol, confidence, checkpoint)
     except BaseException as exc:
         if isinstance(runner, MPIRunner):
             runner.abort(exc)
@@ -295,8 +283,23 @@ def _collective(runner: Any, make: Callable[[], Checkpoint]) -> Checkpoint:
 def _progress_bar(total: int, initial: int, show: bool) -> Any:
     if not show:
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     return tqdm(total=total, initial=initial, unit="pt", unit_scale=True,
                 file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
 
+
+
+def _real(value: object, name: str) -> float:
+    """``value`` as a float, or a TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+def _level(value: object, name: str) -> float:
+    """A confidence level strictly between 0 and 1, or an error naming ``name``."""
+    level = _real(value, name)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
+    return level
