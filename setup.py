@@ -21,6 +21,7 @@ core = Extension(
         "csrc/module.c",
         "csrc/stream.c",
         "csrc/kernel_avx2.c",
+        "csrc/kernel_avx512.c",
         "csrc/dispatch.c",
         "csrc/inside.c",
     ],

@@ -21,10 +21,12 @@ rotl4(__m256i x, int k)
     return _mm256_or_si256(_mm256_slli_epi64(x, k), _mm256_srli_epi64(x, 64 - k));
 }
 
-/* The xoshiro256 state transition, shared by the ++ and + scramblers. */
-static inline AVX2 void
-advance4(xoshiro4 *g)
+/* mcpi_next() in four lanes. */
+static inline AVX2 __m256i
+next4(xoshiro4 *g)
 {
+    const __m256i result = _mm256_add_epi64(
+        rotl4(_mm256_add_epi64(g->s0, g->s3), 23), g->s0);
     const __m256i t = _mm256_slli_epi64(g->s1, 17);
     g->s2 = _mm256_xor_si256(g->s2, g->s0);
     g->s3 = _mm256_xor_si256(g->s3, g->s1);
@@ -32,36 +34,20 @@ advance4(xoshiro4 *g)
     g->s0 = _mm256_xor_si256(g->s0, g->s3);
     g->s2 = _mm256_xor_si256(g->s2, t);
     g->s3 = rotl4(g->s3, 45);
-}
-
-/* mcpi_next() in four lanes. */
-static inline AVX2 __m256i
-next4(xoshiro4 *g)
-{
-    const __m256i result = _mm256_add_epi64(
-        rotl4(_mm256_add_epi64(g->s0, g->s3), 23), g->s0);
-    advance4(g);
     return result;
 }
 
-/* tx(tx + 1) + ty(ty + 1) >> 62 in four lanes: 1 where the point is outside.
- * _mm256_mul_epu32 multiplies the low 32 bits of each lane, which hold all of
- * t (31 bits) and of t + 1 (at most 2^31). */
-static inline AVX2 __m256i
-outside_cells4(__m256i tx, __m256i ty)
-{
-    const __m256i one = _mm256_set1_epi64x(1);
-    const __m256i px = _mm256_mul_epu32(tx, _mm256_add_epi64(tx, one));
-    const __m256i py = _mm256_mul_epu32(ty, _mm256_add_epi64(ty, one));
-    return _mm256_srli_epi64(_mm256_add_epi64(px, py), 62);
-}
-
-/* mcpi_outside() in four lanes. */
+/* mcpi_outside() in four lanes; _mm256_mul_epu32 multiplies the low 32 bits
+ * of each lane, which hold all of t (31 bits) and of t + 1 (at most 2^31). */
 static inline AVX2 __m256i
 outside4(__m256i r)
 {
-    const __m256i low31 = _mm256_set1_epi64x((long long)MCPI_LOW31);
-    return outside_cells4(_mm256_srli_epi64(r, 33), _mm256_and_si256(r, low31));
+    const __m256i one = _mm256_set1_epi64x(1);
+    const __m256i tx = _mm256_srli_epi64(r, 33);
+    const __m256i ty = _mm256_and_si256(r, _mm256_set1_epi64x((long long)MCPI_LOW31));
+    const __m256i px = _mm256_mul_epu32(tx, _mm256_add_epi64(tx, one));
+    const __m256i py = _mm256_mul_epu32(ty, _mm256_add_epi64(ty, one));
+    return _mm256_srli_epi64(_mm256_add_epi64(px, py), 62);
 }
 
 static inline AVX2 xoshiro4
@@ -114,20 +100,11 @@ mcpi_blocks_avx2(const mcpi_key *key, uint64_t first, uint64_t count)
     return hits;
 }
 
-/* xoshiro256+ in four lanes: the cheaper scrambler, whose low bits are weak,
- * so the yardstick below takes only the top 31 bits of each output. */
-static inline AVX2 __m256i
-next4_plus(xoshiro4 *g)
-{
-    const __m256i result = _mm256_add_epi64(g->s0, g->s3);
-    advance4(g);
-    return result;
-}
-
-/* The benchmark's yardstick: the plainest fast loop of the xoshiro family with
- * an exact integer test, one state per lane and no blocks. */
-static AVX2 uint64_t
-reference_avx2(uint64_t n)
+/* The benchmark's yardstick for this path: the same generator, cells and
+ * test in the same lanes, with one state per lane seeded once and no blocks.
+ * n is rounded up to a multiple of LANES. */
+AVX2 uint64_t
+mcpi_yardstick_avx2(uint64_t n)
 {
     uint64_t st[4][LANES], outside[LANES], seed = 0, total = 0;
     for (int i = 0; i < 4; i++) {
@@ -140,34 +117,14 @@ reference_avx2(uint64_t n)
     __m256i out_a = _mm256_setzero_si256(), out_b = _mm256_setzero_si256();
     const uint64_t rounds = (n + LANES - 1) / LANES;
     for (uint64_t r = 0; r < rounds; r++) {
-        const __m256i xa = _mm256_srli_epi64(next4_plus(&a), 33);
-        const __m256i xb = _mm256_srli_epi64(next4_plus(&b), 33);
-        const __m256i ya = _mm256_srli_epi64(next4_plus(&a), 33);
-        const __m256i yb = _mm256_srli_epi64(next4_plus(&b), 33);
-        out_a = _mm256_add_epi64(out_a, outside_cells4(xa, ya));
-        out_b = _mm256_add_epi64(out_b, outside_cells4(xb, yb));
+        out_a = _mm256_add_epi64(out_a, outside4(next4(&a)));
+        out_b = _mm256_add_epi64(out_b, outside4(next4(&b)));
     }
     store8(outside, out_a, out_b);
     for (int l = 0; l < LANES; l++) {
         total += outside[l];
     }
     return rounds * LANES - total;
-}
-
-uint64_t
-mcpi_reference_avx2(uint64_t n)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? reference_avx2(n) : UINT64_MAX;
-}
-
-#else
-
-uint64_t
-mcpi_reference_avx2(uint64_t n)
-{
-    (void)n;
-    return UINT64_MAX;
 }
 
 #endif

@@ -39,22 +39,37 @@ void mcpi_sample_range(const mcpi_key *key, uint64_t start, uint64_t n,
 uint64_t mcpi_count_inside(const char *base, size_t rows, ptrdiff_t row_stride,
                            ptrdiff_t col_stride, int single);
 
-/* SIMD paths.  Index 0 is "scalar", the portable path, always supported. */
+/* SIMD paths.  Index 0 is "scalar", the portable path, always usable.  A
+ * vector path is usable where the CPU and the OS support it and its kernel
+ * passed the self-test: giving the scalar kernel's answers on a few blocks at
+ * fixed places, checked once, before the path is first used. */
+enum {
+    MCPI_PATH_UNSUPPORTED = 1, /* the CPU or the OS cannot run it */
+    MCPI_PATH_FAILED = 2,      /* supported, but failed its self-test */
+    MCPI_PATH_USABLE = 3
+};
+
 int mcpi_path_count(void);
 const char *mcpi_path_name(int path);
-int mcpi_path_supported(int path);
 /* Returns the path's index, or -1 if the name is unknown. */
 int mcpi_path_find(const char *name);
-/* Makes a supported path active; returns 0, or -1 if it is unsupported. */
+/* An MCPI_PATH_* value; the first call for a path runs its self-test. */
+int mcpi_path_status(int path);
+/* Makes a path active if it is usable; returns its status either way. */
 int mcpi_path_select(int path);
 int mcpi_path_active(void);
-/* The fastest supported path, which is active until one is selected. */
+/* The fastest usable path, which is active until one is selected. */
 int mcpi_path_best(void);
 
-/* Benchmark yardstick: a plain 8-lane AVX2 xoshiro256+ loop with no blocks,
- * two outputs (top 31 bits each) per point and the same exact test, for n
- * points (rounded up to a multiple of 8).
- * Returns the hits, or UINT64_MAX where AVX2 is not available. */
-uint64_t mcpi_reference_avx2(uint64_t n);
+/* Runs a supported path's self-test again and returns 1 if it passes: for
+ * timing it, and for checking the scalar path, which is never refused. */
+int mcpi_path_self_test(int path);
+
+/* Benchmark yardstick of a vector path: a plain loop of the same generator,
+ * cells and exact test on the path's instruction set, one output per point,
+ * one generator per lane, no blocks; n is rounded up to a whole round of
+ * lanes.  Returns the hits, or UINT64_MAX where the path has no yardstick or
+ * the CPU cannot run it.  Not part of the stream. */
+uint64_t mcpi_path_yardstick(int path, uint64_t n);
 
 #endif

@@ -112,23 +112,25 @@ fail:
     return -1;
 }
 
-/* 1 if obj is the int 2**64, the length of the stream; 0 otherwise. */
+/* 1 if obj is the int 2**64, the length of the stream; 0 otherwise; -1 with an
+ * exception set if the check fails.  The value is compared as an exact int,
+ * so no __eq__ of an int subclass runs. */
 static int
 is_stream_end(PyObject *obj)
 {
-    PyObject *end;
+    PyObject *value, *end;
     int equal;
 
     if (!PyLong_Check(obj)) {
         return 0;
     }
-    end = PyLong_FromString("18446744073709551616", NULL, 10);
-    if (end == NULL) {
-        PyErr_Clear();
-        return 0;
+    if ((value = PyNumber_Index(obj)) == NULL) {
+        return -1;
     }
-    equal = PyObject_RichCompareBool(obj, end, Py_EQ) == 1;
-    Py_DECREF(end);
+    end = PyLong_FromString("18446744073709551616", NULL, 10);
+    equal = end == NULL ? -1 : PyObject_RichCompareBool(value, end, Py_EQ);
+    Py_XDECREF(end);
+    Py_DECREF(value);
     return equal;
 }
 
@@ -152,9 +154,11 @@ parse_range(PyObject *args, PyObject *kwargs, const char *format,
     }
     /* The empty range at the very end, start = 2**64, is valid too, so that
      * every split of a valid range is valid. */
-    if (start_obj != NULL && !(*n == 0 && is_stream_end(start_obj)) &&
-        as_u64(start_obj, "start", start) < 0) {
-        return -1;
+    if (start_obj != NULL) {
+        const int end = *n == 0 ? is_stream_end(start_obj) : 0;
+        if (end < 0 || (!end && as_u64(start_obj, "start", start) < 0)) {
+            return -1;
+        }
     }
     if (*n > 0 && *start + (*n - 1) < *start) {
         PyErr_Format(PyExc_ValueError,
@@ -303,6 +307,67 @@ PyDoc_STRVAR(count_inside_doc,
 "    infinities are never inside.\n\n"
 "Notes\n-----\nReleases the GIL while counting.\n");
 
+/* 1 if obj is a masked array (an ndarray subclass with a mask, such as
+ * numpy.ma.MaskedArray and its constant numpy.ma.masked), 0 if not, -1 with
+ * an exception set if the check fails. */
+static int
+is_masked(PyObject *obj)
+{
+    PyObject *mask;
+
+    if (!PyArray_Check(obj) || PyArray_CheckExact(obj)) {
+        return 0;
+    }
+    if ((mask = PyObject_GetAttrString(obj, "mask")) == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    Py_DECREF(mask);
+    return 1;
+}
+
+/* is_masked() for obj and, down to depth levels, the items of lists and
+ * tuples: the rows and coordinates NumPy reads when it makes the array. */
+static int
+holds_masked(PyObject *obj, int depth)
+{
+    const int masked = is_masked(obj);
+
+    if (masked != 0 || depth == 0 || !(PyList_Check(obj) || PyTuple_Check(obj))) {
+        return masked;
+    }
+    /* Items are fetched one at a time: a list may change while we look. */
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(obj); i++) {
+        PyObject *item = PySequence_GetItem(obj, i);
+        int found;
+        if (item == NULL) {
+            return -1;
+        }
+        found = holds_masked(item, depth - 1);
+        Py_DECREF(item);
+        if (found != 0) {
+            return found;
+        }
+    }
+    return 0;
+}
+
+/* Refuses masked arrays: the kernel reads the data under the mask. */
+static int
+refuse_masked(int masked)
+{
+    if (masked > 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "points must not be a masked array or hold one: "
+                        "count_inside would count the masked rows too; drop "
+                        "them first with numpy.ma.compress_rows(points)");
+    }
+    return masked != 0 ? -1 : 0;
+}
+
 static PyObject *
 count_inside(PyObject *self, PyObject *points)
 {
@@ -312,14 +377,16 @@ count_inside(PyObject *self, PyObject *points)
     int type;
 
     (void)self;
-    if (PyArray_Check(points) && PyObject_HasAttrString(points, "mask")) {
-        PyErr_SetString(PyExc_TypeError,
-                        "points must not be a masked array: count_inside would "
-                        "count the masked rows too; drop them first with "
-                        "numpy.ma.compress_rows(points)");
+    /* A masked array may come directly, as rows of a list (list(m)) or from
+     * an object's __array__; look before and after NumPy makes the array,
+     * which keeps the subclass. */
+    if (refuse_masked(holds_masked(points, 2)) < 0) {
         return NULL;
     }
     arr = (PyArrayObject *)PyArray_FromAny(points, NULL, 0, 0, 0, NULL);
+    if (arr != NULL && refuse_masked(is_masked((PyObject *)arr)) < 0) {
+        goto fail;
+    }
     if (arr == NULL) {
         if (PyErr_ExceptionMatches(PyExc_ValueError) ||
             PyErr_ExceptionMatches(PyExc_TypeError)) {
@@ -393,10 +460,10 @@ fail:
 
 PyDoc_STRVAR(simd_doc,
 "simd()\n--\n\n"
-"Return the name of the active SIMD path, for example ``'avx2'``.\n\n"
-"The fastest path this CPU supports is active unless the environment\n"
-"variable ``PYMCPI_SIMD`` named another one at import. Every path gives the\n"
-"same answers, bit for bit.\n");
+"Return the name of the active SIMD path, for example ``'avx512'``.\n\n"
+"The fastest usable path is active unless the environment variable\n"
+"``PYMCPI_SIMD`` named another one at import. Every path gives the same\n"
+"answers, bit for bit.\n");
 
 static PyObject *
 simd(PyObject *self, PyObject *unused)
@@ -408,12 +475,14 @@ simd(PyObject *self, PyObject *unused)
 
 PyDoc_STRVAR(simd_paths_doc,
 "simd_paths()\n--\n\n"
-"Return the names of the SIMD paths this CPU can run, slowest first.\n\n"
-"``'scalar'``, the portable path, is always among them.\n");
+"Return the names of the usable SIMD paths, slowest first.\n\n"
+"A path is usable where this CPU and its OS support it and its kernel\n"
+"passed the self-test run before its first use. ``'scalar'``, the portable\n"
+"path, is always among them.\n");
 
-/* The names of all paths, or of those this CPU supports, slowest first. */
+/* The names of all paths, or of the usable ones, slowest first. */
 static PyObject *
-path_names(int supported_only)
+path_names(int usable_only)
 {
     PyObject *list = PyList_New(0), *name;
 
@@ -421,7 +490,7 @@ path_names(int supported_only)
         return NULL;
     }
     for (int i = 0; i < mcpi_path_count(); i++) {
-        if (supported_only && !mcpi_path_supported(i)) {
+        if (usable_only && mcpi_path_status(i) != MCPI_PATH_USABLE) {
             continue;
         }
         name = PyUnicode_FromString(mcpi_path_name(i));
@@ -443,58 +512,105 @@ simd_paths(PyObject *self, PyObject *unused)
     return path_names(1);
 }
 
+/* The index of the path named by a str, or -1 with ValueError (naming the
+ * known paths) or TypeError set. */
+static int
+find_path(PyObject *name_obj)
+{
+    const char *name;
+    PyObject *names;
+    int path;
+
+    if (!PyUnicode_Check(name_obj)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.200s",
+                     Py_TYPE(name_obj)->tp_name);
+        return -1;
+    }
+    if ((name = PyUnicode_AsUTF8(name_obj)) == NULL) {
+        return -1;
+    }
+    if ((path = mcpi_path_find(name)) < 0 && (names = path_names(0)) != NULL) {
+        PyErr_Format(PyExc_ValueError, "unknown SIMD path %R; known paths: %S",
+                     name_obj, names);
+        Py_DECREF(names);
+    }
+    return path;
+}
+
 PyDoc_STRVAR(select_simd_doc,
 "_select_simd(name)\n--\n\n"
 "Make the SIMD path ``name`` active; ``PYMCPI_SIMD`` is the public way.\n\n"
-"Raises ValueError if the name is unknown or the CPU cannot run it.\n");
+"Raises ValueError if the name is unknown, the CPU cannot run it, or it\n"
+"failed its self-test.\n");
 
 static PyObject *
 select_simd(PyObject *self, PyObject *name_obj)
 {
-    const char *name;
+    PyObject *names;
+    int path, status;
+
+    (void)self;
+    if ((path = find_path(name_obj)) < 0) {
+        return NULL;
+    }
+    if ((status = mcpi_path_select(path)) == MCPI_PATH_USABLE) {
+        Py_RETURN_NONE;
+    }
+    if ((names = path_names(1)) != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     status == MCPI_PATH_FAILED
+                         ? "SIMD path %R failed its self-test on this machine "
+                           "(its kernel disagrees with the scalar kernel), so "
+                           "it is not used; usable paths: %S"
+                         : "SIMD path %R is not supported by this CPU; usable "
+                           "paths: %S",
+                     name_obj, names);
+        Py_DECREF(names);
+    }
+    return NULL;
+}
+
+PyDoc_STRVAR(self_test_doc,
+"_self_test(name)\n--\n\n"
+"Run the self-test of SIMD path ``name`` again and return whether it\n"
+"passed: its kernel against the scalar kernel's answers on a few blocks.\n"
+"False where the CPU cannot run the path. For tests and the benchmark.\n");
+
+static PyObject *
+self_test(PyObject *self, PyObject *name_obj)
+{
     int path;
 
     (void)self;
-    if (!PyUnicode_Check(name_obj)) {
-        return PyErr_Format(PyExc_TypeError, "name must be a str, not %.200s",
-                            Py_TYPE(name_obj)->tp_name);
-    }
-    if ((name = PyUnicode_AsUTF8(name_obj)) == NULL) {
+    if ((path = find_path(name_obj)) < 0) {
         return NULL;
     }
-    path = mcpi_path_find(name);
-    if (path < 0 || mcpi_path_select(path) < 0) {
-        PyObject *names = path_names(path >= 0);
-        if (names != NULL) {
-            PyErr_Format(PyExc_ValueError,
-                         path < 0 ? "unknown SIMD path %R; known paths: %S"
-                                  : "SIMD path %R is not supported by this "
-                                    "CPU; it supports: %S",
-                         name_obj, names);
-            Py_DECREF(names);
-        }
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return PyBool_FromLong(mcpi_path_self_test(path));
 }
 
-PyDoc_STRVAR(reference_doc,
-"_reference_avx2(n)\n--\n\n"
-"Benchmark yardstick: count n points (rounded up to a multiple of 8) with\n"
-"a plain 8-lane AVX2 xoshiro256+ loop that has no blocks. Returns None where\n"
-"the CPU has no AVX2. Not part of the stream.\n");
+PyDoc_STRVAR(yardstick_doc,
+"_yardstick(name, n)\n--\n\n"
+"Benchmark yardstick of the vector path ``name``: count n points (rounded\n"
+"up to a whole round of lanes) with a plain loop of the stream's generator,\n"
+"one output per point, the same cells and exact test, on the path's\n"
+"instruction set, with no blocks. Returns the hits, or None where the path\n"
+"has no yardstick (scalar) or the CPU cannot run it. Not part of the\n"
+"stream.\n");
 
 static PyObject *
-reference_avx2(PyObject *self, PyObject *n_obj)
+yardstick(PyObject *self, PyObject *args)
 {
+    PyObject *name_obj, *n_obj;
     uint64_t n, hits;
+    int path;
 
     (void)self;
-    if (as_u64(n_obj, "n", &n) < 0) {
+    if (!PyArg_ParseTuple(args, "OO:_yardstick", &name_obj, &n_obj) ||
+        (path = find_path(name_obj)) < 0 || as_u64(n_obj, "n", &n) < 0) {
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    hits = mcpi_reference_avx2(n);
+    hits = mcpi_path_yardstick(path, n);
     Py_END_ALLOW_THREADS
     if (hits == UINT64_MAX) {
         Py_RETURN_NONE;
@@ -516,7 +632,8 @@ static PyMethodDef methods[] = {
     {"simd", simd, METH_NOARGS, simd_doc},
     {"simd_paths", simd_paths, METH_NOARGS, simd_paths_doc},
     {"_select_simd", select_simd, METH_O, select_simd_doc},
-    {"_reference_avx2", reference_avx2, METH_O, reference_doc},
+    {"_self_test", self_test, METH_O, self_test_doc},
+    {"_yardstick", yardstick, METH_VARARGS, yardstick_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -526,7 +643,20 @@ exec_module(PyObject *module)
     if (PyArray_ImportNumPyAPI() < 0) {
         return -1;
     }
-    (void)mcpi_path_active(); /* settle the default path before any thread runs */
+    /* Settle the default path before any thread runs, and self-test every
+     * path this CPU supports now, so that a failure is reported at once. */
+    (void)mcpi_path_active();
+    for (int i = 0; i < mcpi_path_count(); i++) {
+        if (mcpi_path_status(i) == MCPI_PATH_FAILED &&
+            PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                             "pymcpi: SIMD path '%s' failed its self-test on "
+                             "this machine (its kernel disagrees with the "
+                             "scalar kernel) and is not used; using '%s'",
+                             mcpi_path_name(i),
+                             mcpi_path_name(mcpi_path_active())) < 0) {
+            return -1;
+        }
+    }
     return PyModule_AddIntConstant(module, "BLOCK", MCPI_BLOCK);
 }
 

@@ -104,9 +104,17 @@ mcpi_count_partial(const mcpi_key *key, uint64_t block, unsigned j0, unsigned j1
 typedef uint64_t (*mcpi_blocks_fn)(const mcpi_key *key, uint64_t first,
                                    uint64_t count);
 
+/* A path's yardstick for the benchmark: hits among n points (rounded up to a
+ * whole round of lanes) of a plain loop of the same generator, cells and test
+ * on the path's instruction set, one generator per lane and no blocks. */
+typedef uint64_t (*mcpi_yardstick_fn)(uint64_t n);
+
 uint64_t mcpi_blocks_scalar(const mcpi_key *key, uint64_t first, uint64_t count);
 #if defined(MCPI_X86)
 uint64_t mcpi_blocks_avx2(const mcpi_key *key, uint64_t first, uint64_t count);
+uint64_t mcpi_yardstick_avx2(uint64_t n);
+uint64_t mcpi_blocks_avx512(const mcpi_key *key, uint64_t first, uint64_t count);
+uint64_t mcpi_yardstick_avx512(uint64_t n);
 #endif
 
 /* The active path's kernel (dispatch.c). */
