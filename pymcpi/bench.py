@@ -21,8 +21,12 @@ import numpy as np
 
 from . import __version__, _core, count_hits
 
-__all__ = ["find_mpiexec", "format_scaling", "format_table", "machine_info", "plot_scaling",
-           "run_benchmarks", "run_scaling"]
+__all__ = ["busy_warning", "find_mpiexec", "format_scaling", "format_table", "machine_info",
+           "plot_scaling", "run_benchmarks", "run_scaling"]
+
+# Above this 1-minute load average per core, other programs compete for the
+# CPU and timings come out low and noisy.
+BUSY_LOAD_PER_CORE = 0.5
 
 
 def _cpu_name() -> str:
@@ -44,8 +48,20 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
+def _cpu_count() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def machine_info() -> dict[str, object]:
-    """Versions, CPU and SIMD paths, as printed by ``pymcpi info``."""
+    """Versions, CPU, SIMD paths and load, as printed by ``pymcpi info``.
+
+    ``load_average`` is the 1, 5 and 15-minute load average (processes running
+    or waiting for a CPU), or None where the OS has none; ``cpus`` is the
+    number of cores this process may run on.
+    """
     return {
         "pymcpi": __version__,
         "simd_paths": _core.simd_paths(),
@@ -57,7 +73,32 @@ def machine_info() -> dict[str, object]:
         "numba": _dist_version("numba"),
         "platform": platform.platform(),
         "cpu": _cpu_name(),
+        "cpus": _cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
+
+
+def busy_warning(machine: dict[str, Any]) -> str | None:
+    """A warning if the machine was busy, else None.
+
+    Parameters
+    ----------
+    machine : dict
+        As returned by `machine_info`, taken before measuring.
+
+    Returns
+    -------
+    str or None
+        One line saying how busy the machine was, when its 1-minute load
+        average per core exceeds ``BUSY_LOAD_PER_CORE``: other programs then
+        take CPU time from the measurement.
+    """
+    load = machine.get("load_average")
+    cores = machine.get("cpus") or 1
+    if not load or load[0] / cores <= BUSY_LOAD_PER_CORE:
+        return None
+    return (f"the machine was busy (load average {load[0]:.2f} on {cores} cores): "
+            "timings may be low and noisy; rerun on a quiet machine")
 
 
 def _rate(count: Callable[[int], object], seconds: float, repeat: int, n0: int) -> dict[str, Any]:
@@ -136,34 +177,70 @@ def _with_path(path: str) -> Callable[[int], int]:
     return count
 
 
-def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict[str, Any]:
+def _yardstick(path: str) -> Callable[[int], object]:
+    return lambda n: _core._yardstick(path, n)
+
+
+def run_benchmarks(seconds: float = 0.5, repeat: int = 3,
+                   progress: bool = True) -> dict[str, Any]:
     """Measure every method and return the figures as a JSON-ready dict.
 
-    Rows: the kernel on each SIMD path this CPU runs; the yardstick, a
-    hand-written 8-lane AVX2 xoshiro256+ loop without blocks (the practical
-    limit of the hardware for this work); NumPy; Numba if installed; pure
-    Python. Also the cost of a call with ``n=1``.
+    Parameters
+    ----------
+    seconds : float
+        About how long one timed call of each method takes.
+    repeat : int
+        Timed calls per method; the fastest counts.
+    progress : bool
+        Print a line on stderr as each measurement finishes.
+
+    Returns
+    -------
+    dict
+        ``machine`` (`machine_info`, taken before measuring), ``rows`` (one per
+        method: points/s, and ratios to NumPy and to the method's yardstick),
+        ``call_us`` (cost of a call with ``n=1``) and ``self_test_us`` (the
+        self-test of each SIMD path).
+
+    Notes
+    -----
+    Rows: the kernel on each SIMD path this CPU runs, each vector path followed
+    by its yardstick, the plainest loop of the same generator, cells and test
+    on the same instruction set, with one output per point and no blocks (the
+    practical limit of that path); NumPy; Numba if installed; pure Python.
     """
+    machine = machine_info()
     rows: list[dict[str, Any]] = []
+    paths = _core.simd_paths()
+    yardsticks = [p for p in paths if _core._yardstick(p, 1) is not None]
+    total = len(paths) + len(yardsticks) + 2 + (_dist_version("numba") is not None)
 
-    def add(name: str, kind: str, count: Callable[[int], object], n0: int) -> None:
-        rows.append({"method": name, "kind": kind, **_rate(count, seconds, repeat, n0)})
+    def say(text: str) -> None:
+        if progress:
+            print(f"pymcpi bench: {text}", file=sys.stderr, flush=True)
 
-    for path in _core.simd_paths():
-        add(f"pymcpi {path}", "kernel", _with_path(path), 1 << 20)
-    if _core._reference_avx2(8) is not None:
-        add("AVX2 xoshiro256+ loop", "yardstick", _core._reference_avx2, 1 << 20)
-    add("NumPy PCG64, chunked", "numpy", numpy_count, 1 << 18)
+    def add(name: str, kind: str, path: str | None, count: Callable[[int], object],
+            n0: int) -> None:
+        rows.append({"method": name, "kind": kind, "path": path,
+                     **_rate(count, seconds, repeat, n0)})
+        say(f"[{len(rows)}/{total}] {name}: {rows[-1]['points_per_s'] / 1e6:,.1f} M points/s")
+
+    for path in paths:
+        add(f"pymcpi {path}", "kernel", path, _with_path(path), 1 << 20)
+        if path in yardsticks:
+            add(f"{path} yardstick: plain xoshiro256++ loop", "yardstick", path,
+                _yardstick(path), 1 << 20)
+    add("NumPy PCG64, chunked", "numpy", None, numpy_count, 1 << 18)
     numba_count = _numba_count()
     if numba_count is not None:
-        add("Numba loop", "numba", numba_count, 1 << 18)
-    add("pure Python loop", "python", python_count, 1 << 12)
+        add("Numba loop", "numba", None, numba_count, 1 << 18)
+    add("pure Python loop", "python", None, python_count, 1 << 12)
 
     base = next(r["points_per_s"] for r in rows if r["kind"] == "numpy")
-    yard = next((r["points_per_s"] for r in rows if r["kind"] == "yardstick"), None)
+    yard = {r["path"]: r["points_per_s"] for r in rows if r["kind"] == "yardstick"}
     for r in rows:
         r["vs_numpy"] = r["points_per_s"] / base
-        r["vs_yardstick"] = r["points_per_s"] / yard if yard else None
+        r["vs_yardstick"] = r["points_per_s"] / yard[r["path"]] if r["path"] in yard else None
 
     calls = 100_000
     last = _core.BLOCK - 1  # the worst start: skips a whole block but one
@@ -173,10 +250,18 @@ def run_benchmarks(seconds: float = 0.5, repeat: int = 3) -> dict[str, Any]:
             timeit.repeat(lambda: count_hits(1, start=last), number=calls, repeat=repeat)
         ),
     }
+    tests = 1000
+    self_test_us = {
+        path: min(timeit.repeat(lambda: _core._self_test(path), number=tests,  # noqa: B023
+                                repeat=repeat)) / tests * 1e6
+        for path in yardsticks
+    }
+    say("call and self-test costs measured")
     return {
-        "machine": machine_info(),
+        "machine": machine,
         "rows": rows,
         "call_us": {k: v / calls * 1e6 for k, v in call_us.items()},
+        "self_test_us": self_test_us,
     }
 
 
@@ -185,11 +270,16 @@ def _machine_line(m: dict[str, Any]) -> str:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """The benchmark as a Markdown table, with the machine and call costs."""
-    lines = [
-        _machine_line(result["machine"]),
+    """The benchmark as a Markdown table, with the machine, its load, a
+    warning if it was busy, and the call and self-test costs."""
+    machine = result["machine"]
+    lines = [_machine_line(machine)]
+    if machine.get("load_average"):
+        lines.append("load average: " + ", ".join(f"{x:.2f}" for x in machine["load_average"])
+                     + f" (1, 5, 15 min) on {machine['cpus']} cores, before measuring")
+    lines += [
         "",
-        "| method | points/s | vs NumPy | vs AVX2 yardstick |",
+        "| method | points/s | vs NumPy | vs its yardstick |",
         "|---|---:|---:|---:|",
     ]
     for r in result["rows"]:
@@ -201,6 +291,11 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append("")
     for name, us in result["call_us"].items():
         lines.append(f"count_hits({name}): {us:.2f} us per call")
+    for path, us in result["self_test_us"].items():
+        lines.append(f"self-test of the {path} path: {us:.1f} us, once per process")
+    warning = busy_warning(machine)
+    if warning is not None:
+        lines.append(f"warning: {warning}")
     return "\n".join(lines)
 
 
