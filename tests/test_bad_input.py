@@ -17,6 +17,7 @@ import pytest
 from interpreters import run_python
 
 from pymcpi import Estimate, count_hits, count_inside, estimate_pi, sample_points
+from pymcpi._core import _check_range
 
 END = 2**64
 
@@ -396,6 +397,67 @@ def test_count_inside_rejects_masked_arrays():
     with pytest.raises(TypeError, match=r"^points must not be a masked array.*compress_rows"):
         count_inside(points)
     assert count_inside(np.ma.compress_rows(points)) == 1
+
+
+class ArrayOf:
+    """An object whose ``__array__`` returns the array it holds."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array
+
+
+MASKED = np.ma.masked_array([[0.1, 0.1], [0.2, 0.2], [0.9, 0.9]],
+                            mask=[[False, False], [True, True], [False, False]])
+
+
+@pytest.mark.parametrize("route", [
+    pytest.param(list, id="list(m)"),
+    pytest.param(tuple, id="tuple(m)"),
+    pytest.param(ArrayOf, id="__array__"),
+    pytest.param(lambda m: [list(row) for row in m], id="rows as lists"),
+    pytest.param(lambda m: [m[0], [0.5, 0.5]], id="one masked row"),
+    pytest.param(lambda m: [[np.ma.masked, 0.1]], id="masked constant"),
+])
+def test_count_inside_rejects_masked_arrays_wherever_they_come_from(route):
+    # NumPy would read the data under the mask and count the masked row too.
+    with pytest.raises(TypeError, match=r"^points must not be a masked array or hold one"):
+        count_inside(route(MASKED))
+    assert count_inside(np.ma.compress_rows(MASKED)) == 1
+
+
+def test_count_inside_reads_plain_rows_and_array_likes():
+    plain = MASKED.filled(0.9)
+    assert count_inside(list(plain)) == count_inside(ArrayOf(plain)) == 1
+    assert count_inside([list(row) for row in plain]) == 1
+
+
+class EqualityRaises(int):
+    """An int whose ``__eq__`` raises: a value check must not call it."""
+
+    def __eq__(self, other):
+        raise ZeroDivisionError
+
+    __hash__ = int.__hash__
+
+
+@pytest.mark.parametrize("func", [count_hits, sample_points, _check_range])
+@pytest.mark.parametrize("n,start", [(0, 5), (0, 2**64), (3, 5), (0, 2**64 - 1)])
+def test_int_subclass_with_raising_eq_is_read_by_value(func, n, start):
+    # Used to leave an exception set and raise SystemError.
+    got = func(n, 1, EqualityRaises(start))
+    want = func(n, 1, start)
+    if isinstance(want, np.ndarray):
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert got == want
+
+
+def test_int_subclass_past_the_stream_end_is_still_refused():
+    with pytest.raises(ValueError, match="start must be below 2"):
+        count_hits(0, 1, EqualityRaises(2**64 + 1))
 
 
 def test_count_inside_takes_points_by_position_only():
