@@ -7,9 +7,11 @@
 
 #include "mcpi.h"
 
-/* The exact path needs each operation rounded once, to double. */
-#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
-#error "pymcpi needs FLT_EVAL_METHOD == 0 (SSE2 or better on x86)"
+/* The exact path needs each operation on doubles rounded once, to double:
+ * FLT_EVAL_METHOD 0, or 1, which widens only float operations (GCC on s390x
+ * in strict ISO C mode); all arithmetic here is on doubles.  Not 2 (x87). */
+#if !defined(FLT_EVAL_METHOD) || (FLT_EVAL_METHOD != 0 && FLT_EVAL_METHOD != 1)
+#error "pymcpi needs FLT_EVAL_METHOD 0 or 1 (SSE2 or better on x86)"
 #endif
 
 /* a + b = s + *err exactly (Knuth's TwoSum). */
