@@ -305,6 +305,9 @@ PyDoc_STRVAR(count_inside_doc,
 "    The number of rows strictly inside the unit circle. The test is exact\n"
 "    (no rounding), so it agrees with `count_hits` on stream points; NaN and\n"
 "    infinities are never inside.\n\n"
+"Raises\n------\nTypeError\n"
+"    For a masked array, passed directly, as rows of a list or tuple, or\n"
+"    from an object's ``__array__``: its masked rows would be counted.\n\n"
 "Notes\n-----\nReleases the GIL while counting.\n");
 
 /* 1 if obj is a masked array (an ndarray subclass with a mask, such as
