@@ -59,8 +59,8 @@ def machine_info() -> dict[str, object]:
     """Versions, CPU, SIMD paths and load, as printed by ``pymcpi info``.
 
     ``load_average`` is the 1, 5 and 15-minute load average (processes running
-    or waiting for a CPU), or None where the OS has none; ``cpus`` is the
-    number of cores this process may run on.
+    or waiting for a CPU) as a tuple, or None where the OS has none; ``cpus``
+    is the number of cores this process may run on.
     """
     return {
         "pymcpi": __version__,
@@ -74,7 +74,8 @@ def machine_info() -> dict[str, object]:
         "platform": platform.platform(),
         "cpu": _cpu_name(),
         "cpus": _cpu_count(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average": (tuple(round(x, 2) for x in os.getloadavg())
+                         if hasattr(os, "getloadavg") else None),
     }
 
 
