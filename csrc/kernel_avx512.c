@@ -2,9 +2,11 @@
  * The AVX-512 path: 24 blocks at a time, in three vectors of eight 64-bit
  * lanes.  AVX-512F has all this loop needs on 512-bit registers: native
  * rotates (vprolq), three-input logic (vpternlogq) and 32x32->64 multiplies
- * (vpmuludq).  Three independent generators keep a core with several 512-bit
- * pipes busy; on a Xeon with two, 2, 3 and 4 vectors ran within noise of one
- * another.  Block states are hashed by the same scalar code as on every
+ * (vpmuludq).  Three independent generators, as in the loop measured on
+ * Zen 5 cores with four 512-bit pipes; on a Xeon with two, 2, 3 and 4 ran
+ * within noise of one another.  Mask registers would serve only the last,
+ * partial group of a call, which instead copies a block into the spare lanes,
+ * as on AVX2.  Block states are hashed by the same scalar code as on every
  * other path.
  */
 #include "stream.h"
