@@ -35,12 +35,13 @@ def _started_as_cli() -> bool:
     )
 
 
-def _fail(message: str, error: type[Exception], cause: BaseException | None = None) -> None:
-    """Raise ``error(message)``; from the command line, one line on stderr."""
+def _fail(message: str, error: type[Exception]) -> None:
+    """Raise ``error(message)``, which says all there is to say (no chained
+    traceback); from the command line, one line on stderr."""
     if _started_as_cli():
         print(f"pymcpi: error: {message}", file=sys.stderr)
         raise SystemExit(2)
-    raise error(message) from cause
+    raise error(message) from None
 
 
 def _why_core_is_missing() -> str | None:
@@ -60,10 +61,10 @@ def _why_core_is_missing() -> str | None:
 
 try:
     from . import _core
-except ImportError as exc:
+except ImportError:
     if _why_core_is_missing() is None:
         raise
-    _fail(str(_why_core_is_missing()), ImportError, exc)
+    _fail(str(_why_core_is_missing()), ImportError)
 
 from ._core import count_hits, count_inside, sample_points, simd, simd_paths  # noqa: E402
 from .chunks import Chunk, split  # noqa: E402
@@ -94,7 +95,7 @@ def _apply_simd_override() -> None:
     try:
         _core._select_simd(forced)
     except ValueError as exc:
-        _fail(f"PYMCPI_SIMD={forced!r}: {exc}", ValueError)  # the message says it all
+        _fail(f"PYMCPI_SIMD={forced!r}: {exc}", ValueError)
 
 
 _apply_simd_override()
