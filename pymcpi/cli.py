@@ -15,7 +15,7 @@ from . import __version__
 from .backends import BACKENDS
 from .launcher import launched_ranks
 
-__all__ = ["ArgumentParser", "main", "parse_count", "parse_workers"]
+__all__ = ["ArgumentParser", "main", "parse_count", "parse_positive_count"]
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -77,8 +77,8 @@ def parse_count(text: str) -> int:
     return int(value)
 
 
-def parse_workers(text: str) -> int:
-    """Parse a number of workers: a whole number >= 1, written as for
+def parse_positive_count(text: str) -> int:
+    """Parse a whole number >= 1 (workers, repeats), written as for
     `parse_count`; a ValueError (and ``argparse.ArgumentTypeError``) names
     the text otherwise."""
     value = parse_count(text)
@@ -145,7 +145,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                      help="who counts (default auto: mpi when an MPI launcher such as "
                      "mpiexec or srun started several ranks, else serial)")
-    run.add_argument("--workers", type=parse_workers, default=None,
+    run.add_argument("--workers", type=parse_positive_count, default=None,
                      help="threads or processes (default: the CPUs available)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar on stderr (default: when it is a terminal)")
@@ -168,7 +168,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "next to a hand-written AVX2 xoshiro256+ loop, NumPy and pure Python, in one run.")
     bench.add_argument("--seconds", type=_seconds_arg, default=0.5,
                        help="target duration of one timed run (default 0.5)")
-    bench.add_argument("--repeat", type=parse_workers, default=3,
+    bench.add_argument("--repeat", type=parse_positive_count, default=3,
                        help="timed runs per method; the best counts (default 3)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument("--scaling", action="store_true",
@@ -176,7 +176,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("-n", type=parse_count, default=2 * 10**10,
                        help="points for strong scaling (default 2e10); weak scaling "
                        "gives each worker n / max-workers")
-    bench.add_argument("--max-workers", type=parse_workers, default=None,
+    bench.add_argument("--max-workers", type=parse_positive_count, default=None,
                        help="largest worker count for --scaling (default: the CPUs available)")
     bench.add_argument("--plot", metavar="FILE.png", default=None,
                        help="with --scaling, draw speed-up and efficiency (needs matplotlib)")
@@ -203,7 +203,7 @@ def _run(args: argparse.Namespace) -> None:
                            'pip install "pymcpi[mpi]"') from None
     if backend == "mpi" and _mpi_rank() != 0:
         return  # every rank has the same Estimate; rank 0 prints it
-    if est.target_met is False:
+    if est.tol is not None and not est.target_met:
         needed = est.n * (est.half_width / est.tol) ** 2
         print(f"pymcpi: warning: precision target not met: the {100 * est.confidence:g}% "
               f"interval's half-width is {est.half_width:.3g} > --tol {est.tol:g} after all "

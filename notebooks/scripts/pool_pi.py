@@ -19,7 +19,7 @@ import time
 from multiprocessing import Pool
 
 import pymcpi
-from pymcpi.cli import ArgumentParser, parse_count, parse_workers
+from pymcpi.cli import ArgumentParser, parse_count, parse_positive_count
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
         description="Estimate pi with multiprocessing.Pool: pi ~= 4 * hits / n.")
     parser.add_argument("-n", type=parse_count, default=10**8,
                         help="points: 1e9, 10**9 or 1_000_000_000 (default 1e8)")
-    parser.add_argument("--workers", type=parse_workers, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=parse_positive_count, default=os.cpu_count() or 1,
                         help="worker processes (default: all CPUs)")
     parser.add_argument("--seed", type=parse_count, default=0, help="stream seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
