@@ -212,7 +212,7 @@ def _run(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(est.to_dict()))
         return
-    low, high = est.ci()
+    low, high = est.ci(est.confidence)
     error = est.pi - math.pi
     sigmas = error / est.stderr if est.stderr else math.inf
     rate = est.n / est.elapsed if est.elapsed > 0 else math.inf

@@ -114,14 +114,14 @@ class Estimate:
         """
         return None if self.tol is None else self.half_width <= self.tol
 
-    def ci(self, level: float | None = None) -> tuple[float, float]:
+    def ci(self, level: float = 0.95) -> tuple[float, float]:
         """Return the confidence interval ``(low, high)`` for pi.
 
         Parameters
         ----------
         level : float, optional
-            Confidence level, strictly between 0 and 1; default: the run's
-            ``confidence`` (0.95 unless it asked for another).
+            Confidence level, strictly between 0 and 1; ``str()`` and
+            ``half_width`` use the run's own ``confidence``.
 
         Notes
         -----
@@ -130,8 +130,6 @@ class Estimate:
         keeps its coverage for small ``n`` and does not collapse to a point
         when ``hits`` is 0 or ``n``; for large ``n`` the two agree.
         """
-        if level is None:
-            level = self.confidence
         z = NormalDist().inv_cdf(0.5 + _level(level, "level") / 2.0)
         n, p = self.n, self.hits / self.n
         shrink = 1.0 + z * z / n
@@ -169,7 +167,7 @@ class Estimate:
         )
 
     def __str__(self) -> str:
-        low, high = self.ci()
+        low, high = self.ci(self.confidence)
         missed = "" if self.target_met is not False else f"; target tol={self.tol:g} not met"
         return (
             f"pi ~= {self.pi:.10f} +- {self.stderr:.2g} "

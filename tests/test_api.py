@@ -111,7 +111,7 @@ def test_repr_and_str_are_readable():
 def test_precision_target_is_recorded():
     plain = Estimate(n=10**6, hits=785_000, seed=0)
     assert (plain.tol, plain.confidence, plain.target_met) == (None, 0.95, None)
-    assert plain.ci() == plain.ci(0.95)
+    assert plain.ci() == plain.ci(0.95) == plain.ci(plain.confidence)
     low, high = plain.ci()
     assert plain.half_width == pytest.approx((high - low) / 2)
     assert Estimate(n=10**6, hits=785_000, seed=0, tol=0.01).target_met is True
