@@ -25,10 +25,50 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from . import _core
-from ._core import count_hits, count_inside, sample_points, simd, simd_paths
-from .chunks import Chunk, split
-from .estimate import Estimate, estimate_pi
+
+def _started_as_cli() -> bool:
+    """True while the ``pymcpi`` command or ``python -m pymcpi`` imports us."""
+    argv = getattr(sys, "orig_argv", sys.argv)
+    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return script in ("pymcpi", "pymcpi.exe") or any(
+        a == "-m" and b == "pymcpi" for a, b in itertools.pairwise(argv)
+    )
+
+
+def _fail(message: str, error: type[Exception]) -> None:
+    """Raise ``error(message)``, which says all there is to say (no chained
+    traceback); from the command line, one line on stderr."""
+    if _started_as_cli():
+        print(f"pymcpi: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+    raise error(message) from None
+
+
+def _why_core_is_missing() -> str | None:
+    """What to do when the C extension is not in the package folder at all;
+    None when it is there (and the import failed for another reason)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if any(name.startswith("_core.") and not name.endswith(".pyi") for name in os.listdir(here)):
+        return None
+    where = os.path.dirname(here)
+    if os.path.exists(os.path.join(where, "setup.py")):
+        return (f"pymcpi's C extension is not built in {here}: Python imported the source "
+                f"folder {where} (the current folder comes first on sys.path), not the "
+                "installed package; run from another folder, or build in place with "
+                "pip install -e .")
+    return f"pymcpi's C extension is missing from {here}; reinstall pymcpi"
+
+
+try:
+    from . import _core
+except ImportError:
+    if _why_core_is_missing() is None:
+        raise
+    _fail(str(_why_core_is_missing()), ImportError)
+
+from ._core import count_hits, count_inside, sample_points, simd, simd_paths  # noqa: E402
+from .chunks import Chunk, split  # noqa: E402
+from .estimate import Estimate, estimate_pi  # noqa: E402
 
 __all__ = [
     "Chunk",
@@ -48,15 +88,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare build
     __version__ = "unknown"
 
 
-def _started_as_cli() -> bool:
-    """True while the ``pymcpi`` command or ``python -m pymcpi`` imports us."""
-    argv = getattr(sys, "orig_argv", sys.argv)
-    script = os.path.basename(sys.argv[0]) if sys.argv else ""
-    return script in ("pymcpi", "pymcpi.exe") or any(
-        a == "-m" and b == "pymcpi" for a, b in itertools.pairwise(argv)
-    )
-
-
 def _apply_simd_override() -> None:
     forced = os.environ.get("PYMCPI_SIMD", "").strip()
     if not forced:
@@ -64,11 +95,7 @@ def _apply_simd_override() -> None:
     try:
         _core._select_simd(forced)
     except ValueError as exc:
-        message = f"PYMCPI_SIMD={forced!r}: {exc}"
-        if _started_as_cli():  # one line on stderr, as for every CLI error
-            print(f"pymcpi: error: {message}", file=sys.stderr)
-            raise SystemExit(2) from None
-        raise ValueError(message) from None
+        _fail(f"PYMCPI_SIMD={forced!r}: {exc}", ValueError)
 
 
 _apply_simd_override()

@@ -9,62 +9,150 @@ import re
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
+from . import __version__
 from .backends import BACKENDS
+from .launcher import launched_ranks
 
-__all__ = ["main", "parse_count"]
+__all__ = ["ArgumentParser", "main", "parse_count", "parse_positive_count"]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with errors as one line on stderr that points to ``--help``
+    (instead of the usage block), and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` and exit with 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _ArgumentValueError(ValueError, argparse.ArgumentTypeError):
+    """A ValueError for callers of parse_count; as an ArgumentTypeError,
+    argparse prints its message instead of "invalid value"."""
 
 
 def parse_count(text: str) -> int:
     """Parse a point count written as ``1e10``, ``10_000_000_000``, ``10**10``
-    or a plain integer; the value must be a whole number >= 0."""
+    or a plain integer.
+
+    Parameters
+    ----------
+    text : str
+        The count as typed. Underscores go between digits, as in Python's
+        numeric literals.
+
+    Returns
+    -------
+    int
+        The value, a whole number >= 0.
+
+    Raises
+    ------
+    ValueError
+        Naming the text, when it is not such a number. It is also an
+        ``argparse.ArgumentTypeError``, so ``type=parse_count`` shows the
+        message.
+    """
     power = re.fullmatch(r"\s*(\d+)\s*\*\*\s*(\d+)\s*", text)
     if power:
         base, exponent = int(power.group(1)), int(power.group(2))
         if exponent > 64:
-            raise ValueError(f"{text!r} is too large")
+            raise _ArgumentValueError(f"{text!r} is too large")
         return int(base**exponent)
+    # Decimal also takes "1_000_", "_10" and "1__0", which Python does not.
+    if re.search(r"(?<![0-9])_|_(?![0-9])", text):
+        raise _ArgumentValueError(f"{text!r} is not a number: an underscore goes "
+                                  "between two digits")
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
+        raise _ArgumentValueError(f"{text!r} is not a number") from None
     if not value.is_finite() or value != value.to_integral_value():
-        raise ValueError(f"{text!r} is not a whole number")
+        raise _ArgumentValueError(f"{text!r} is not a whole number")
     if value < 0:
-        raise ValueError(f"{text!r} is negative")
+        raise _ArgumentValueError(f"{text!r} is negative")
     if value.adjusted() > 30:
-        raise ValueError(f"{text!r} is too large")
+        raise _ArgumentValueError(f"{text!r} is too large")
     return int(value)
 
 
-def _count_arg(text: str) -> int:
+def parse_positive_count(text: str) -> int:
+    """Parse a whole number >= 1 (workers, repeats), written as for
+    `parse_count`; a ValueError (and ``argparse.ArgumentTypeError``) names
+    the text otherwise."""
+    value = parse_count(text)
+    if value < 1:
+        raise _ArgumentValueError(f"must be >= 1, got {text.strip()}")
+    return value
+
+
+def _tol_arg(text: str) -> float:
+    value = _float_arg(text)
+    if not value > 0:
+        raise _ArgumentValueError(f"tol must be > 0, got {_as_typed(text, value)}")
+    return value
+
+
+def _confidence_arg(text: str) -> float:
+    value = _float_arg(text)
+    if not 0.0 < value < 1.0:
+        raise _ArgumentValueError("confidence must be strictly between 0 and 1, "
+                                  f"got {_as_typed(text, value)}")
+    return value
+
+
+def _seconds_arg(text: str) -> float:
+    value = _float_arg(text)
+    if not 0 < value < math.inf:
+        raise _ArgumentValueError(f"must be > 0, got {_as_typed(text, value)}")
+    return value
+
+
+def _float_arg(text: str) -> float:
     try:
-        return parse_count(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        return float(text)
+    except ValueError:
+        raise _ArgumentValueError(f"{text!r} is not a number") from None
+
+
+def _as_typed(text: str, value: float) -> str:
+    """The value as the user typed it, and what it became if a float could not
+    hold it (``1e-400`` is 0.0, ``0.99999999999999999999`` is 1.0)."""
+    typed = text.strip()
+    try:
+        exact = Decimal(typed)
+    except InvalidOperation:
+        return typed
+    if exact.is_finite() and exact != Decimal(repr(value)):
+        return f"{typed}, which is {value!r} as a float"
+    return typed
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="pymcpi",
         description="Monte Carlo estimation of pi with an exact, reproducible C kernel.",
     )
+    parser.add_argument("--version", action="version", version=f"pymcpi {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="estimate pi", description="Estimate pi from n points.")
-    run.add_argument("-n", type=_count_arg, required=True,
+    run.add_argument("-n", type=parse_count, required=True,
                      help="number of points (the budget with --tol): 1e10, "
                      "10_000_000_000, 10**10 or 123")
-    run.add_argument("--seed", type=_count_arg, default=0, help="stream seed (default 0)")
-    run.add_argument("--backend", choices=BACKENDS, default="serial",
-                     help="who counts (default serial); under mpiexec use mpi")
-    run.add_argument("--workers", type=int, default=None,
+    run.add_argument("--seed", type=parse_count, default=0, help="stream seed (default 0)")
+    run.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                     help="who counts (default auto: mpi when an MPI launcher such as "
+                     "mpiexec or srun started several ranks, else serial)")
+    run.add_argument("--workers", type=parse_positive_count, default=None,
                      help="threads or processes (default: the CPUs available)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar on stderr (default: when it is a terminal)")
-    run.add_argument("--tol", type=float, default=None,
-                     help="stop once the confidence interval's half-width is at most TOL")
-    run.add_argument("--confidence", type=float, default=0.95,
+    run.add_argument("--tol", type=_tol_arg, default=None,
+                     help="stop once the confidence interval's half-width is at most TOL; "
+                     "a warning on stderr says when n points were not enough")
+    run.add_argument("--confidence", type=_confidence_arg, default=0.95,
                      help="confidence level for --tol and the printed interval (default 0.95)")
     run.add_argument("--checkpoint", metavar="FILE", default=None,
                      help="record finished chunks in FILE and resume from it")
@@ -78,17 +166,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "bench", help="measure kernel throughput",
         description="Measure points/s of the kernel on each SIMD path, single-threaded, "
         "next to a hand-written AVX2 xoshiro256+ loop, NumPy and pure Python, in one run.")
-    bench.add_argument("--seconds", type=float, default=0.5,
+    bench.add_argument("--seconds", type=_seconds_arg, default=0.5,
                        help="target duration of one timed run (default 0.5)")
-    bench.add_argument("--repeat", type=int, default=3,
+    bench.add_argument("--repeat", type=parse_positive_count, default=3,
                        help="timed runs per method; the best counts (default 3)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument("--scaling", action="store_true",
                        help="measure strong and weak scaling of threads, processes and MPI")
-    bench.add_argument("-n", type=_count_arg, default=2 * 10**10,
+    bench.add_argument("-n", type=parse_count, default=2 * 10**10,
                        help="points for strong scaling (default 2e10); weak scaling "
                        "gives each worker n / max-workers")
-    bench.add_argument("--max-workers", type=int, default=None,
+    bench.add_argument("--max-workers", type=parse_positive_count, default=None,
                        help="largest worker count for --scaling (default: the CPUs available)")
     bench.add_argument("--plot", metavar="FILE.png", default=None,
                        help="with --scaling, draw speed-up and efficiency (needs matplotlib)")
@@ -98,21 +186,42 @@ def _build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> None:
     from . import estimate_pi, simd
 
+    backend = args.backend
+    if backend == "auto":  # never one full run per rank: see launcher.py
+        backend = "mpi" if launched_ranks() > 1 else "serial"
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    est = estimate_pi(args.n, seed=args.seed, backend=args.backend, workers=args.workers,
-                      progress=progress, tol=args.tol, confidence=args.confidence,
-                      checkpoint=args.checkpoint)
-    if args.backend == "mpi" and _mpi_rank() != 0:
+    try:
+        est = estimate_pi(args.n, seed=args.seed, backend=backend, workers=args.workers,
+                          progress=progress, tol=args.tol, confidence=args.confidence,
+                          checkpoint=args.checkpoint)
+    except ImportError as exc:
+        if exc.name != "mpi4py" and "mpi4py" not in str(exc):
+            raise
+        started = "" if args.backend == "mpi" else (
+            f"started as one of {launched_ranks()} MPI ranks, so --backend mpi; ")
+        raise RuntimeError(f"{started}the mpi backend needs mpi4py: "
+                           'pip install "pymcpi[mpi]"') from None
+    if backend == "mpi" and _mpi_rank() != 0:
         return  # every rank has the same Estimate; rank 0 prints it
+    if est.tol is not None and not est.target_met:
+        needed = est.n * (est.half_width / est.tol) ** 2
+        print(f"pymcpi: warning: precision target not met: the {100 * est.confidence:g}% "
+              f"interval's half-width is {est.half_width:.3g} > --tol {est.tol:g} after all "
+              f"n={est.n:,} points; about {needed:.2g} points would reach it",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(est.to_dict()))
         return
-    low, high = est.ci(args.confidence)
+    low, high = est.ci(est.confidence)
     error = est.pi - math.pi
     sigmas = error / est.stderr if est.stderr else math.inf
     rate = est.n / est.elapsed if est.elapsed > 0 else math.inf
     print(f"pi      ~= {est.pi:.12f} +- {est.stderr:.3g} (standard error)")
-    print(f"{f'{100 * args.confidence:g}% CI':<10} [{low:.12f}, {high:.12f}]")
+    print(f"{f'{100 * est.confidence:g}% CI':<10} [{low:.12f}, {high:.12f}]")
+    if est.tol is not None:
+        print(f"target     half-width {est.half_width:.3g} "
+              f"{'<=' if est.target_met else '>'} tol {est.tol:g}: "
+              f"{'met' if est.target_met else 'NOT met'}")
     print(f"error      {error:+.3g} ({sigmas:+.2f} standard errors)")
     print(f"points     n={est.n:,}  hits={est.hits:,}  seed={est.seed}")
     print(f"run        {est.elapsed:.3f} s, {rate / 1e6:,.0f} M points/s, "
@@ -142,10 +251,6 @@ def _info(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from . import bench
 
-    if not args.seconds > 0:
-        raise ValueError(f"--seconds must be > 0, got {args.seconds}")
-    if args.repeat < 1:
-        raise ValueError(f"--repeat must be >= 1, got {args.repeat}")
     if not args.scaling:
         if args.plot:
             raise ValueError("--plot goes with --scaling")
@@ -155,8 +260,11 @@ def _bench(args: argparse.Namespace) -> None:
     from .backends import default_workers
 
     max_workers = default_workers() if args.max_workers is None else args.max_workers
-    if max_workers < 1:
-        raise ValueError(f"--max-workers must be >= 1, got {max_workers}")
+    if args.plot:  # now, not after minutes of measuring
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise RuntimeError('--plot needs matplotlib: pip install "pymcpi[plot]"') from None
     if args.n < max_workers:
         raise ValueError(f"-n must be at least --max-workers, got {args.n}")
     result = bench.run_scaling(args.n, max_workers, repeat=args.repeat)

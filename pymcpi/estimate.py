@@ -16,6 +16,7 @@ from ._core import _check_range as _core_check_range
 from .backends import MPIRunner, make_runner
 from .checkpoint import Checkpoint
 from .chunks import ChunkPlan, as_index
+from .launcher import launched_ranks
 
 __all__ = ["Estimate", "estimate_pi"]
 
@@ -38,10 +39,16 @@ class Estimate:
         What did the work, ``"serial"`` for the calling thread.
     workers : int
         How many workers shared it.
+    tol : float or None
+        The precision target the run was given: the largest half-width of the
+        confidence interval it asked for; None when it had none.
+    confidence : float
+        The confidence level of the run's interval: the level ``tol`` refers to,
+        and the one ``str()`` shows.
 
-    ``pi`` and ``stderr`` are derived from ``hits`` and ``n``. Estimates are
-    immutable, compare by value and pickle, so they can travel between
-    processes.
+    ``pi``, ``stderr`` and ``target_met`` are derived from the fields.
+    Estimates are immutable, compare by value and pickle, so they can travel
+    between processes.
     """
 
     n: int
@@ -50,6 +57,8 @@ class Estimate:
     elapsed: float = 0.0
     backend: str = "serial"
     workers: int = 1
+    tol: float | None = None
+    confidence: float = 0.95
 
     def __post_init__(self) -> None:
         for name in ("n", "hits", "seed", "workers"):
@@ -71,6 +80,11 @@ class Estimate:
         object.__setattr__(self, "elapsed", float(self.elapsed))
         if not isinstance(self.backend, str) or not self.backend:
             raise TypeError(f"backend must be a non-empty str, got {self.backend!r}")
+        if self.tol is not None:
+            if not _real(self.tol, "tol") > 0:
+                raise ValueError(f"tol must be > 0, got {self.tol!r}")
+            object.__setattr__(self, "tol", float(self.tol))
+        object.__setattr__(self, "confidence", _level(self.confidence, "confidence"))
 
     @property
     def pi(self) -> float:
@@ -84,13 +98,30 @@ class Estimate:
         p = self.hits / self.n
         return 4.0 * math.sqrt(p * (1.0 - p) / self.n)
 
+    @property
+    def half_width(self) -> float:
+        """Half the width of the confidence interval at the run's own
+        ``confidence``: the precision that ``tol`` asks for."""
+        low, high = self.ci(self.confidence)
+        return (high - low) / 2
+
+    @property
+    def target_met(self) -> bool | None:
+        """Whether ``half_width <= tol``; None when the run had no target.
+
+        False means the budget ``n`` ran out first: more points are needed
+        for the precision asked for.
+        """
+        return None if self.tol is None else self.half_width <= self.tol
+
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         """Return the confidence interval ``(low, high)`` for pi.
 
         Parameters
         ----------
         level : float, optional
-            Confidence level, strictly between 0 and 1.
+            Confidence level, strictly between 0 and 1; ``str()`` and
+            ``half_width`` use the run's own ``confidence``.
 
         Notes
         -----
@@ -110,7 +141,8 @@ class Estimate:
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-serialisable dict with the keys ``pi, stderr, n, hits,
-        seed, backend, workers, elapsed_s``."""
+        seed, backend, workers, elapsed_s, tol, confidence, target_met``
+        (``tol`` and ``target_met`` are None without a target)."""
         return {
             "pi": self.pi,
             "stderr": self.stderr,
@@ -120,20 +152,27 @@ class Estimate:
             "backend": self.backend,
             "workers": self.workers,
             "elapsed_s": self.elapsed,
+            "tol": self.tol,
+            "confidence": self.confidence,
+            "target_met": self.target_met,
         }
 
     def __repr__(self) -> str:
+        target = "" if self.tol is None else f", tol={self.tol!r}, target_met={self.target_met}"
+        level = "" if self.confidence == 0.95 else f", confidence={self.confidence!r}"
         return (
             f"Estimate(pi={self.pi!r}, stderr={self.stderr:.3g}, n={self.n}, "
             f"hits={self.hits}, seed={self.seed}, elapsed={self.elapsed:.3g}, "
-            f"backend={self.backend!r}, workers={self.workers})"
+            f"backend={self.backend!r}, workers={self.workers}{target}{level})"
         )
 
     def __str__(self) -> str:
-        low, high = self.ci()
+        low, high = self.ci(self.confidence)
+        missed = "" if self.target_met is not False else f"; target tol={self.tol:g} not met"
         return (
             f"pi ~= {self.pi:.10f} +- {self.stderr:.2g} "
-            f"(95% CI [{low:.10f}, {high:.10f}]; n={self.n:,}, seed={self.seed})"
+            f"({100 * self.confidence:g}% CI [{low:.10f}, {high:.10f}]; "
+            f"n={self.n:,}, seed={self.seed}{missed})"
         )
 
 
@@ -169,7 +208,11 @@ def estimate_pi(
         multiprocessing start method; works from scripts, REPLs and notebooks,
         and recovers from a killed worker. ``"mpi"``: the ranks of ``comm``;
         every rank must call, and every rank gets the same Estimate. Passing
-        ``pool`` or ``comm`` alone is enough.
+        ``pool`` or ``comm`` alone is enough. With none of the three, a
+        process that an MPI launcher started as one of several ranks
+        (``mpiexec -n 4``, ``srun``) uses ``"mpi"``, so that the ranks share
+        the run instead of each repeating it; pass ``backend="serial"`` to
+        count on one rank alone.
     workers : int, optional
         Threads or processes; default: the CPUs this process may use.
     pool : multiprocessing.Pool or concurrent.futures.Executor, optional
@@ -196,7 +239,9 @@ def estimate_pi(
     Returns
     -------
     Estimate
-        With ``elapsed`` summed over resumed runs.
+        With ``elapsed`` summed over resumed runs, and ``tol`` and
+        ``confidence`` as given: ``target_met`` is False when the budget ran
+        out before the target was reached.
 
     Examples
     --------
@@ -211,6 +256,7 @@ def estimate_pi(
         raise ValueError(f"tol must be > 0, got {tol!r}")
     confidence = _level(confidence, "confidence")
     plan = ChunkPlan(n, seed)
+    backend = _launcher_backend(backend, pool, comm)
     runner = make_runner(backend, workers, pool, comm)
     try:
         return _run(plan, runner, progress, tol, confidence, checkpoint)
@@ -256,12 +302,22 @@ def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
         if bar is not None:
             bar.close()
     return Estimate(n=used, hits=hits, seed=plan.seed, elapsed=elapsed,
-                    backend=runner.backend, workers=runner.workers)
+                    backend=runner.backend, workers=runner.workers,
+                    tol=tol, confidence=confidence)
 
 
 def _half_width(n: int, hits: int, confidence: float) -> float:
     low, high = Estimate(n=n, hits=hits, seed=0).ci(confidence)
     return (high - low) / 2
+
+
+def _launcher_backend(backend: str | None, pool: Any, comm: Any) -> str | None:
+    """``"mpi"`` when no backend was chosen and an MPI launcher started this
+    process as one of several ranks: the ranks then share the run, instead of
+    each repeating all of it."""
+    if backend is None and pool is None and comm is None and launched_ranks() > 1:
+        return "mpi"
+    return backend
 
 
 def _collective(runner: Any, make: Callable[[], Checkpoint]) -> Checkpoint:

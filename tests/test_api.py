@@ -72,7 +72,8 @@ def test_ci_coverage_over_many_seeds():
 def test_to_dict_is_json_with_the_contract_keys():
     est = pymcpi.estimate_pi(12345, seed=2)
     d = est.to_dict()
-    assert list(d) == ["pi", "stderr", "n", "hits", "seed", "backend", "workers", "elapsed_s"]
+    assert list(d) == ["pi", "stderr", "n", "hits", "seed", "backend", "workers", "elapsed_s",
+                       "tol", "confidence", "target_met"]
     assert json.loads(json.dumps(d)) == d
     assert d["pi"] == est.pi and d["elapsed_s"] == est.elapsed
 
@@ -85,6 +86,8 @@ def test_to_dict_keeps_huge_counts_exact():
 def test_estimate_pickles_and_is_immutable():
     est = pymcpi.estimate_pi(1000, seed=1)
     assert pickle.loads(pickle.dumps(est)) == est
+    targeted = Estimate(n=1000, hits=785, seed=1, tol=0.5, confidence=0.9)
+    assert pickle.loads(pickle.dumps(targeted)) == targeted
     with pytest.raises(AttributeError):
         est.hits = 0
 
@@ -96,6 +99,66 @@ def test_repr_and_str_are_readable():
         "backend='serial', workers=1)"
     )
     assert str(est).startswith("pi ~= 3.1400000000 +- 0.052 (95% CI [")
+    sure = Estimate(n=1000, hits=785, seed=4, confidence=0.99)
+    assert str(sure).startswith("pi ~= 3.1400000000 +- 0.052 (99% CI [")
+    assert f"[{sure.ci(0.99)[0]:.10f}," in str(sure)
+    assert repr(sure).endswith("workers=1, confidence=0.99)")
+    missed = Estimate(n=1000, hits=785, seed=4, tol=1e-3)
+    assert repr(missed).endswith("workers=1, tol=0.001, target_met=False)")
+    assert str(missed).endswith("target tol=0.001 not met)")
+
+
+def test_precision_target_is_recorded():
+    plain = Estimate(n=10**6, hits=785_000, seed=0)
+    assert (plain.tol, plain.confidence, plain.target_met) == (None, 0.95, None)
+    assert plain.ci() == plain.ci(0.95) == plain.ci(plain.confidence)
+    low, high = plain.ci()
+    assert plain.half_width == pytest.approx((high - low) / 2)
+    assert Estimate(n=10**6, hits=785_000, seed=0, tol=0.01).target_met is True
+    assert Estimate(n=10**6, hits=785_000, seed=0, tol=1e-4).target_met is False
+    # The same half-width is met at 95% and missed at 99.9%.
+    tol = plain.half_width * 1.1
+    assert Estimate(n=10**6, hits=785_000, seed=0, tol=tol).target_met is True
+    assert Estimate(n=10**6, hits=785_000, seed=0, tol=tol, confidence=0.999).target_met is False
+
+
+def test_estimate_pi_reports_a_target_it_could_not_reach():
+    # 2**22 points give a 95% half-width of about 1.6e-3.
+    missed = pymcpi.estimate_pi(2**22, seed=1, tol=1e-4)
+    assert (missed.n, missed.tol, missed.confidence, missed.target_met) == (2**22, 1e-4, 0.95,
+                                                                            False)
+    assert missed.to_dict()["target_met"] is False
+    met = pymcpi.estimate_pi(2**26, seed=1, tol=1e-2, confidence=0.99)
+    assert met.n < 2**26 and met.half_width <= 1e-2
+    assert (met.tol, met.confidence, met.target_met) == (1e-2, 0.99, True)
+    assert pymcpi.estimate_pi(1000, seed=1).target_met is None
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"tol": 0}, ValueError, "tol must be > 0"),
+        ({"tol": -1.0}, ValueError, "tol must be > 0"),
+        ({"tol": "0.1"}, TypeError, "tol must be a number"),
+        ({"confidence": 1.0}, ValueError, "confidence must be strictly between 0 and 1"),
+        ({"confidence": None}, TypeError, "confidence must be a number"),
+    ],
+)
+def test_estimate_checks_its_target(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Estimate(n=1000, hits=785, seed=0, **kwargs)
+
+
+def test_chunk_signature_shows_real_types():
+    assert str(inspect.signature(pymcpi.Chunk)) == "(n: int, seed: int, start: int)"
+
+
+def test_license_is_in_the_metadata():
+    from importlib.metadata import metadata
+
+    meta = metadata("pymcpi")
+    assert meta["License-Expression"] == "MIT"
+    assert "LICENSE" in (meta.get_all("License-File") or [])
 
 
 def test_simd_functions():

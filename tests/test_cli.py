@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,16 +29,28 @@ def cli(*args: str, module: bool = False, env: dict | None = None) -> subprocess
 @pytest.mark.parametrize(
     "text,value",
     [("1e10", 10**10), ("10_000_000_000", 10**10), ("123", 123), ("2.5e3", 2500),
-     ("10**9", 10**9), (" 7 ", 7), ("0", 0), ("1E6", 10**6)],
+     ("10**9", 10**9), (" 7 ", 7), ("0", 0), ("1E6", 10**6), ("1e1_0", 10**10),
+     ("1_0e9", 10**10), ("2.5_0e3", 2500)],
 )
 def test_parse_count(text, value):
     assert parse_count(text) == value
+    assert eval(text.strip()) == value  # the same number as Python's literal
 
 
 @pytest.mark.parametrize("text", ["1.5", "1e-3", "-5", "abc", "nan", "inf", "", "1e40", "2**99"])
 def test_parse_count_rejects(text):
     with pytest.raises(ValueError):
         parse_count(text)
+
+
+@pytest.mark.parametrize("text", ["1_000_", "_10", "1__0", "1e9_", "1_e9", "1e_9", "1._5", "1_.5"])
+def test_parse_count_follows_pythons_underscore_grammar(text):
+    with pytest.raises((SyntaxError, NameError)):  # "_10" is a name to Python
+        eval(text, {})
+    with pytest.raises(ValueError, match="underscore"):
+        parse_count(text)
+    proc = cli("run", "-n", text)
+    assert proc.returncode == 2 and "underscore" in proc.stderr
 
 
 @pytest.mark.parametrize("module", [False, True])
@@ -47,7 +60,9 @@ def test_run_json(module):
     d = json.loads(proc.stdout)
     assert d["hits"] == pymcpi.count_hits(10**6, 7)
     assert (d["n"], d["seed"], d["backend"], d["workers"]) == (10**6, 7, "serial", 1)
-    assert set(d) == {"pi", "stderr", "n", "hits", "seed", "backend", "workers", "elapsed_s"}
+    assert set(d) == {"pi", "stderr", "n", "hits", "seed", "backend", "workers", "elapsed_s",
+                      "tol", "confidence", "target_met"}
+    assert (d["tol"], d["confidence"], d["target_met"]) == (None, 0.95, None)
 
 
 def test_run_human_output():
@@ -57,6 +72,7 @@ def test_run_human_output():
     assert f"hits={hits:,}" in proc.stdout
     assert f"{4 * hits / 10**7:.12f}" in proc.stdout
     assert "95% CI" in proc.stdout
+    assert "99% CI" in cli("run", "-n", "1e6", "--confidence", "0.99").stdout
 
 
 @pytest.mark.parametrize(
@@ -69,15 +85,73 @@ def test_run_human_output():
         (["run", "-n", "lots"], "not a number"),
         (["run"], "required"),
         (["frobnicate"], "invalid choice"),
-        (["bench", "--seconds", "0"], "--seconds must be > 0"),
+        (["run", "-n", "1e6", "--frobnicate"], "unrecognized arguments"),
+        (["bench", "--seconds", "0"], "argument --seconds: must be > 0, got 0"),
+        (["bench", "--repeat", "0"], "argument --repeat: must be >= 1, got 0"),
+        (["bench", "--scaling", "--max-workers", "0"], "argument --max-workers: must be >= 1"),
     ],
 )
 def test_errors_are_one_line_on_stderr(args, message):
     proc = cli(*args)
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "usage:" not in proc.stderr
     assert message in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("pymcpi")
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("pymcpi")
+    if "argument" in message or message in ("required", "invalid choice"):
+        assert proc.stderr.rstrip().endswith("--help)")  # a usage mistake points to --help
+
+
+@pytest.mark.parametrize(
+    "args,shown",
+    [
+        (["--tol", "1e-400"], "tol must be > 0, got 1e-400, which is 0.0 as a float"),
+        (["--confidence", "0.9999999999999999999"],
+         "got 0.9999999999999999999, which is 1.0 as a float"),
+        (["--confidence", "1.50"], "got 1.50 ("),
+        (["--tol", "nan"], "tol must be > 0, got nan"),
+        (["--tol", "tiny"], "'tiny' is not a number"),
+    ],
+)
+def test_real_options_are_shown_as_typed(args, shown):
+    proc = cli("run", "-n", "1e6", *args)
+    assert proc.returncode == 2 and shown in proc.stderr
+
+
+def test_version():
+    for module in (False, True):
+        proc = cli("--version", module=module)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"pymcpi {pymcpi.__version__}"
+    assert pymcpi.__version__ != "unknown"
+
+
+def test_missing_mpi4py_is_one_line_with_the_install_hint():
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c",
+         "import sys; sys.modules['mpi4py'] = None  # as if it were not installed\n"
+         "from pymcpi.cli import main; sys.exit(main(['run', '-n', '1e6', '--backend', 'mpi']))"],
+        capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir(),
+        env=python_env())
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("pymcpi: error:")
+    assert 'pip install "pymcpi[mpi]"' in proc.stderr
+
+
+def test_plot_without_matplotlib_fails_before_measuring(tmp_path):
+    # The default -n would measure for minutes: the timeout catches a late check.
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c",
+         "import sys; sys.modules['matplotlib'] = None  # as if it were not installed\n"
+         "from pymcpi.cli import main\n"
+         f"sys.exit(main(['bench', '--scaling', '--plot', {str(tmp_path / 's.png')!r}]))"],
+        capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir(),
+        env=python_env())
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("pymcpi: error: --plot needs matplotlib")
+    assert 'pip install "pymcpi[plot]"' in proc.stderr
 
 
 @pytest.mark.parametrize("module", [False, True])
@@ -140,11 +214,29 @@ def test_run_backends_agree(backend, workers):
 
 
 def test_run_precision_target_matches_the_api():
-    d = json.loads(cli("run", "-n", "1e10", "--tol", "3e-4", "--confidence", "0.99",
-                       "--backend", "threads", "--json").stdout)
+    proc = cli("run", "-n", "1e10", "--tol", "3e-4", "--confidence", "0.99",
+               "--backend", "threads", "--json")
+    d = json.loads(proc.stdout)
     est = pymcpi.estimate_pi(10**10, tol=3e-4, confidence=0.99)
     assert (d["n"], d["hits"]) == (est.n, est.hits)
     assert d["n"] < 10**10
+    assert (d["tol"], d["confidence"], d["target_met"]) == (3e-4, 0.99, True)
+    assert "warning" not in proc.stderr
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_unmet_precision_target_warns_and_exits_0(json_output):
+    # 10**7 points give a 95% half-width of about 1e-3, far from 1e-5.
+    proc = cli("run", "-n", "1e7", "--tol", "1e-5", *(["--json"] if json_output else []))
+    assert proc.returncode == 0, proc.stderr
+    warning = proc.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("pymcpi: warning: precision target not met")
+    assert "1e-05" in warning[0] and "n=10,000,000" in warning[0]
+    if json_output:
+        d = json.loads(proc.stdout)
+        assert d["n"] == 10**7 and d["tol"] == 1e-5 and d["target_met"] is False
+    else:
+        assert "NOT met" in proc.stdout
 
 
 def test_run_checkpoint_resumes(tmp_path):
@@ -161,7 +253,7 @@ def test_run_checkpoint_resumes(tmp_path):
     "args,message",
     [
         (["--backend", "gpu"], "invalid choice"),
-        (["--workers", "0"], "workers must be >= 1"),
+        (["--workers", "0"], "argument --workers: must be >= 1, got 0"),
         (["--backend", "serial", "--workers", "2"], "backend='serial' has one worker"),
         (["--tol", "0"], "tol must be > 0"),
         (["--tol=-1e-3"], "tol must be > 0"),
@@ -212,3 +304,34 @@ def test_mpiexec_run_prints_one_result():
     assert len(lines) == 1
     d = json.loads(lines[0])
     assert (d["hits"], d["backend"], d["workers"]) == (pymcpi.count_hits(3 * 10**8, 4), "mpi", 2)
+
+
+def test_mpiexec_without_backend_shares_the_run_instead_of_repeating_it():
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        pytest.skip("no mpiexec")
+    pytest.importorskip("mpi4py")
+    proc = subprocess.run([mpiexec, "-n", "2", SCRIPT, "run", "-n", "3e8", "--seed", "4",
+                           "--json"], capture_output=True, text=True, timeout=120,
+                          cwd=tempfile.gettempdir(), env=python_env())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1, "one result, from rank 0"
+    d = json.loads(lines[0])
+    assert (d["hits"], d["backend"], d["workers"]) == (pymcpi.count_hits(3 * 10**8, 4), "mpi", 2)
+
+
+def test_mpiexec_estimate_pi_without_backend_uses_the_ranks():
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        pytest.skip("no mpiexec")
+    pytest.importorskip("mpi4py")
+    code = ("import json, pymcpi; est = pymcpi.estimate_pi(10**7, seed=3); "
+            "print(json.dumps([est.backend, est.workers, est.hits]))")
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-P", "-c", code],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=tempfile.gettempdir(), env=python_env())
+    assert proc.returncode == 0, proc.stderr
+    # The ranks' lines may reach mpiexec's stdout interleaved: take each list.
+    results = [json.loads(item) for item in re.findall(r"\[[^][]*\]", proc.stdout)]
+    assert results == [["mpi", 2, pymcpi.count_hits(10**7, 3)]] * 2  # every rank, one run

@@ -73,6 +73,34 @@ def test_pool_script(tmp_path):
     assert json.loads(proc.stdout)["hits"] == pymcpi.count_hits(3_000_000, 7)
 
 
+@pytest.mark.parametrize(
+    "args,message",
+    [(["-n", "1.5"], "argument -n: '1.5' is not a whole number"),
+     (["-n", "1_000_"],
+      "argument -n: '1_000_' is not a number: an underscore goes between two digits"),
+     (["--workers", "0"], "argument --workers: must be >= 1, got 0")],
+)
+def test_pool_script_says_what_the_cli_says(args, message, tmp_path):
+    main = subprocess.run([sys.executable, "-P", "-m", "pymcpi", "run", *args],
+                          capture_output=True, text=True, env=python_env(), cwd=tmp_path,
+                          timeout=120)
+    script = subprocess.run([sys.executable, str(SCRIPTS / "pool_pi.py"), *args],
+                            capture_output=True, text=True, env=python_env(), cwd=tmp_path,
+                            timeout=120)
+    assert main.returncode == script.returncode == 2
+    assert main.stderr == f"pymcpi run: error: {message} (see pymcpi run --help)\n"
+    assert script.stderr == f"pool_pi.py: error: {message} (see pool_pi.py --help)\n"
+
+
+def test_mpi_script_on_one_rank_says_rank(tmp_path):
+    pytest.importorskip("mpi4py")
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "mpi_pi.py"), "-n", "1e6"],
+                          capture_output=True, text=True, env=python_env(), cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith(" on 1 rank")
+
+
 @pytest.mark.parametrize("ranks", [1, 2, 3])
 def test_mpi_script_under_mpiexec(ranks, tmp_path):
     if find_mpiexec() is None:

@@ -8,22 +8,21 @@ depends on -n and --seed only, never on the number of ranks.
     mpiexec -n 4 python mpi_pi.py -n 1e9 --seed 7 --json
 """
 
-import argparse
 import json
 import time
 
 import pymcpi
-from pymcpi.cli import parse_count
+from pymcpi.cli import ArgumentParser, parse_count
 
 
 def main() -> None:
     """Count this rank's chunk, reduce the counts to rank 0 and print there."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(  # pymcpi's: errors in one line, as from the pymcpi command
         description="Estimate pi on MPI ranks: pi ~= 4 * hits / n.",
         epilog="run with: mpiexec -n 4 python mpi_pi.py -n 1e9 --seed 7")
     parser.add_argument("-n", type=parse_count, default=10**8,
                         help="points: 1e9, 10**9 or 1_000_000_000 (default 1e8)")
-    parser.add_argument("--seed", type=int, default=0, help="stream seed (default 0)")
+    parser.add_argument("--seed", type=parse_count, default=0, help="stream seed (default 0)")
     parser.add_argument("--json", action="store_true",
                         help="print one line of JSON, with the number of ranks")
     args = parser.parse_args()
@@ -38,7 +37,7 @@ def main() -> None:
         est = pymcpi.Estimate(n=args.n, hits=hits, seed=args.seed, backend="mpi",
                               workers=comm.size, elapsed=time.perf_counter() - begin)
         print(json.dumps({**est.to_dict(), "ranks": comm.size}) if args.json
-              else f"{est} on {comm.size} ranks")
+              else f"{est} on {comm.size} rank{'s' if comm.size > 1 else ''}")
 
 
 if __name__ == "__main__":

@@ -13,25 +13,24 @@ a pool of its own.
     python pool_pi.py -n 10**9 --workers 4 --seed 7 --json
 """
 
-import argparse
 import json
 import os
 import time
 from multiprocessing import Pool
 
 import pymcpi
-from pymcpi.cli import parse_count
+from pymcpi.cli import ArgumentParser, parse_count, parse_positive_count
 
 
 def main() -> None:
     """Parse the command line, count with a Pool, print the estimate."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(  # pymcpi's: errors in one line, as from the pymcpi command
         description="Estimate pi with multiprocessing.Pool: pi ~= 4 * hits / n.")
     parser.add_argument("-n", type=parse_count, default=10**8,
                         help="points: 1e9, 10**9 or 1_000_000_000 (default 1e8)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(),
+    parser.add_argument("--workers", type=parse_positive_count, default=os.cpu_count() or 1,
                         help="worker processes (default: all CPUs)")
-    parser.add_argument("--seed", type=int, default=0, help="stream seed (default 0)")
+    parser.add_argument("--seed", type=parse_count, default=0, help="stream seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
 
