@@ -16,7 +16,7 @@ and the estimate with its uncertainty::
     >>> est = pymcpi.estimate_pi(10**9, seed=7)
     >>> est.pi, est.stderr, est.ci(0.99)
 
-The environment variable ``PYMCPI_SIMD`` (``scalar``, ``avx2``) forces a SIMD
+The environment variable ``PYMCPI_SIMD`` (``scalar``, ``avx2``, ``avx512``) forces a SIMD
 path at import; every path gives the same answers.
 """
 

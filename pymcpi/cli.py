@@ -165,7 +165,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="measure kernel throughput",
         description="Measure points/s of the kernel on each SIMD path, single-threaded, "
-        "next to a hand-written AVX2 xoshiro256+ loop, NumPy and pure Python, in one run.")
+        "each vector path next to its own yardstick (a plain xoshiro256++ loop on the same "
+        "instruction set), NumPy and pure Python, in one run.")
     bench.add_argument("--seconds", type=_seconds_arg, default=0.5,
                        help="target duration of one timed run (default 0.5)")
     bench.add_argument("--repeat", type=parse_positive_count, default=3,

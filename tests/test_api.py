@@ -177,7 +177,7 @@ def test_unknown_simd_path_is_a_clear_error(value):
 
 
 def test_unsupported_simd_path_is_a_clear_error():
-    unsupported = [p for p in ("avx2",) if p not in pymcpi.simd_paths()]
+    unsupported = [p for p in ("avx2", "avx512") if p not in pymcpi.simd_paths()]
     if not unsupported:
         pytest.skip("this CPU runs every SIMD path pymcpi has")
     proc = run_python("import pymcpi", env=python_env(PYMCPI_SIMD=unsupported[0]), check=False)
