@@ -15,7 +15,8 @@ from typing import Any
 from ._core import _check_range as _core_check_range
 from .backends import MPIRunner, make_runner
 from .checkpoint import Checkpoint
-from .chunks import ChunkPlan, as_index
+from .chunks import as_index
+from .engine import Ledger, piece_size, pieces, round_edges
 
 __all__ = ["Estimate", "estimate_pi"]
 
@@ -210,10 +211,11 @@ def estimate_pi(
     if tol is not None and not _real(tol, "tol") > 0:
         raise ValueError(f"tol must be > 0, got {tol!r}")
     confidence = _level(confidence, "confidence")
-    plan = ChunkPlan(n, seed)
+    if tol is not None:
+        tol = float(tol)  # NumPy scalars and Fractions become plain numbers
     runner = make_runner(backend, workers, pool, comm)
     try:
-        return _run(plan, runner, progress, tol, confidence, checkpoint)
+        return _run(n, seed, runner, progress, tol, confidence, checkpoint)
     except BaseException as exc:
         if isinstance(runner, MPIRunner):
             runner.abort(exc)
@@ -222,40 +224,54 @@ def estimate_pi(
         runner.close()
 
 
-def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
+def _run(n: int, seed: int, runner: Any, progress: bool, tol: float | None,
          confidence: float, checkpoint_path: str | os.PathLike[str] | None) -> Estimate:
+    """Count ``[0, n)`` round by round (one round without ``tol``), each
+    round's unfinished ranges cut into pieces that ``runner`` counts."""
     begin = time.perf_counter()
-    lead = getattr(runner, "rank", 0) == 0  # the rank that reports and saves
+    edges = round_edges(n, growing=tol is not None)
+    mpi = isinstance(runner, MPIRunner)
+    lead = not mpi or runner.rank == 0  # the rank that reports and saves
     saved = None
     if checkpoint_path is not None:
-        params = {"n": plan.n, "seed": plan.seed, "chunk": plan.chunk,
-                  "tol": tol, "confidence": confidence if tol is not None else None}
-        saved = _collective(runner, lambda: Checkpoint(
-            checkpoint_path, params, plan.count, lambda k: plan[k].n))
-    done: dict[int, int] = saved.done if saved else {}  # filled in place as chunks finish
+        params = {"n": n, "seed": seed, "tol": tol,
+                  "confidence": confidence if tol is not None else None}
+        saved = _open_checkpoint(runner, lambda: Checkpoint(checkpoint_path, params, edges))
+    ledger = Ledger(n, edges, saved.ranges if saved else ())
     previous = saved.elapsed if saved else 0.0
-    bar = _progress_bar(plan.n, sum(plan[k].n for k in done), progress and lead)
+    bar = _progress_bar(n, ledger.points, progress and lead)
+    snapshot: Callable[[], list[tuple[int, int, int]]] = ledger.ranges  # what a save writes
+
+    def tick(points: int, ranges: Callable[[], list[tuple[int, int, int]]]) -> None:
+        nonlocal snapshot
+        snapshot = ranges
+        if bar is not None and points:
+            bar.update(points)
+        if saved is not None and saved.due():
+            saved.save(ranges, previous + time.perf_counter() - begin, every=True)
+
     used = hits = 0
+    size = piece_size(n)
     try:
-        for chunks in plan.rounds(growing=tol is not None):
-            work = [(k, plan[k]) for k in chunks if k not in done]
-            for k, count in runner.map(work):
-                done[k] = count
-                if bar is not None:
-                    bar.update(plan[k].n)
-                if saved is not None and lead:
-                    saved.save(previous + time.perf_counter() - begin, every=0.5)
-            used += sum(plan[k].n for k in chunks)
-            hits += sum(done[k] for k in chunks)
+        start = 0
+        for end in edges:
+            if mpi:
+                runner.count_round(seed, ledger, start, end, size, tick)
+            else:
+                for piece, count, found in runner.run(seed, pieces(ledger.gaps(start, end), size)):
+                    ledger.add(piece, piece + count, found)
+                    tick(count, ledger.ranges)
+            snapshot = ledger.ranges
+            used, hits, start = end, ledger.hits_in(0, end), end
             if tol is not None and _half_width(used, hits, confidence) <= tol:
                 break
     finally:
         elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
         if saved is not None and lead:
-            saved.save(elapsed)
+            saved.save(snapshot, elapsed)
         if bar is not None:
             bar.close()
-    return Estimate(n=used, hits=hits, seed=plan.seed, elapsed=elapsed,
+    return Estimate(n=used, hits=hits, seed=seed, elapsed=elapsed,
                     backend=runner.backend, workers=runner.workers)
 
 
@@ -264,20 +280,40 @@ def _half_width(n: int, hits: int, confidence: float) -> float:
     return (high - low) / 2
 
 
-def _collective(runner: Any, make: Callable[[], Checkpoint]) -> Checkpoint:
-    """``make()`` on the lead rank, its result (or its error) on every rank."""
+def _open_checkpoint(runner: Any, make: Callable[[], Checkpoint]) -> Any:
+    """``make()`` on the lead rank, its error on every rank. Under MPI the
+    other ranks get None and the finished ranges through one buffer
+    broadcast, however many ranges there are; the lead keeps the file."""
     if not isinstance(runner, MPIRunner):
         return make()
-    result: Checkpoint | BaseException | None = None
+    result: Checkpoint | None = None
+    error: BaseException | None = None
     if runner.rank == 0:
         try:
             result = make()
-        except (OSError, ValueError) as exc:
-            result = exc
-    result = runner.comm.bcast(result, root=0)
-    if isinstance(result, BaseException):
-        raise result
-    return result
+        except (OSError, ValueError, TypeError) as exc:
+            error = exc
+    # Once per run, and small: the error or the seconds already spent.
+    error, elapsed = runner.comm.bcast((error, result.elapsed if result else 0.0), root=0)
+    if error is not None:
+        raise error
+    ranges = runner.broadcast_ranges(result.ranges if result is not None else [])
+    return result if result is not None else _Resumed(ranges, elapsed)
+
+
+class _Resumed:
+    """What ranks other than 0 learn of a checkpoint: its finished ranges.
+    They never save, so they need nothing else."""
+
+    def __init__(self, ranges: list[tuple[int, int, int]], elapsed: float) -> None:
+        self.ranges = ranges
+        self.elapsed = elapsed
+
+    def due(self) -> bool:
+        return False
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def _progress_bar(total: int, initial: int, show: bool) -> Any:
