@@ -23,7 +23,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -118,7 +118,8 @@ def _submitter(pool: Any) -> tuple[Callable[[int, int, int, Callable[[], None]],
 
 
 def _as_completed(pool: Any, seed: int, work: Iterator[Piece], window: int,
-                  inflight: dict[_Task, None]) -> Iterator[Result]:
+                  inflight: dict[_Task, None],
+                  healthy: Callable[[], bool] = lambda: True) -> Iterator[Result]:
     """Yield ``(start, count, hits)`` as pieces finish, keeping at most
     ``window`` pieces submitted and reading ``work`` no further ahead; on any
     exit before the end, cancel what has not started.
@@ -129,7 +130,8 @@ def _as_completed(pool: Any, seed: int, work: Iterator[Piece], window: int,
     pool's callbacks fill, not from concurrent.futures.wait: wait takes the
     lock of every pending future on each call, and a Ctrl-C between two of
     those acquisitions leaves locks held, so that shutting the pool down then
-    hangs."""
+    hangs. While waiting, ``healthy()`` is asked every second; once it says
+    no, the pool will never answer, and BrokenProcessPool is raised."""
     submit, result = _submitter(pool)
     finished: queue.SimpleQueue[_Task] = queue.SimpleQueue()
 
@@ -144,7 +146,12 @@ def _as_completed(pool: Any, seed: int, work: Iterator[Piece], window: int,
         for _ in range(window):
             submit_next()
         while inflight:
-            task = finished.get()
+            try:
+                task = finished.get(timeout=1.0)
+            except queue.Empty:
+                if not healthy():
+                    raise BrokenProcessPool("the pool's manager thread has ended") from None
+                continue
             hits = checked_hits(result(task.handle), task.count)
             submit_next()  # before the task leaves inflight: if this fails, it is redone
             del inflight[task]
@@ -250,8 +257,10 @@ class ProcessRunner:
             try:
                 if self.executor is None:
                     self.executor = self._start()
-                for result in _as_completed(self.executor, seed, feed(),
-                                            QUEUED_PER_WORKER * self.workers, inflight):
+                executor = self.executor
+                for result in _as_completed(executor, seed, feed(),
+                                            QUEUED_PER_WORKER * self.workers, inflight,
+                                            lambda: _manager_alive(executor)):
                     broken = 0
                     yield result
                 return
@@ -263,8 +272,9 @@ class ProcessRunner:
                 self._stop()
                 if broken > MAX_BROKEN:
                     raise RuntimeError(
-                        f"worker processes died {broken} times in a row without "
-                        f"finishing a piece ({type(exc).__name__}: {exc}); giving up"
+                        f"worker processes died or could not start {broken} times in a "
+                        f"row without finishing a piece ({type(exc).__name__}: {exc}); "
+                        "giving up"
                     ) from exc
                 time.sleep(0.05 * broken)  # let a killed server be reaped
 
@@ -272,11 +282,16 @@ class ProcessRunner:
         executor = ProcessPoolExecutor(
             self.workers, mp_context=self.context, initializer=_die_with_driver,
             initargs=(os.getpid(), self.context.get_start_method() != "forkserver"))
-        # Start the workers and the pool's thread now: a pool that cannot
-        # (no memory for a thread, too many processes) raises here instead of
-        # waiting forever for workers that never come.
+        # Start the workers and the pool's threads now: a pool that cannot
+        # (no memory for a thread under RLIMIT_AS, too many processes) raises
+        # here instead of waiting forever for an answer that never comes.
         try:
-            executor.submit(int).result(timeout=60)
+            first = executor.submit(int)
+            while not first.done():
+                wait([first], timeout=0.1)
+                if not first.done() and not _manager_alive(executor):
+                    raise BrokenProcessPool("the process pool could not start its threads")
+            first.result()
         except BaseException:
             _terminate(executor)
             raise
@@ -290,6 +305,14 @@ class ProcessRunner:
 
     def close(self) -> None:
         self._stop()
+
+
+def _manager_alive(executor: ProcessPoolExecutor) -> bool:
+    """Whether the pool's manager thread, which hands out work and collects
+    results, still runs (a thread that failed to start its own queue thread
+    ends with an exception, and the pool then never answers)."""
+    thread = getattr(executor, "_executor_manager_thread", None)
+    return thread is None or thread.is_alive()
 
 
 def _terminate(executor: ProcessPoolExecutor) -> None:
