@@ -474,13 +474,23 @@ class MPIRunner:
             tick(total - shown, ranges)
             shown = total
 
+        def complete() -> None:
+            """Complete the oldest exchange; rank 0 keeps its bar and
+            checkpoint going while it waits."""
+            request, _, buffer = posted.popleft()
+            if known is None:
+                request.Wait()
+                return
+            while not request.Test():
+                time.sleep(0.005)
+                report()
+            np.maximum(known, buffer, out=known)  # gathers complete in order
+            report()
+
         def exchange() -> None:
             nonlocal sent
             while len(posted) >= self.IN_FLIGHT or (posted and posted[0][0].Test()):
-                request, _, buffer = posted.popleft()
-                request.Wait()
-                if known is not None:
-                    np.maximum(known, buffer, out=known)  # gathers finish in order
+                complete()
             mine_now = np.array([done, hits], dtype=np.uint64)
             buffer = np.zeros((self.workers, 2), dtype=np.uint64) if known is not None else None
             # The send buffer must live until the gather completes.
@@ -497,11 +507,7 @@ class MPIRunner:
         while sent < exchanges:
             exchange()
         while posted:
-            request, _, buffer = posted.popleft()
-            request.Wait()
-            if known is not None:
-                np.maximum(known, buffer, out=known)
-        report()
+            complete()
         totals = np.array([done, hits], dtype=np.uint64)
         self.comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
         self.synchronisations += 1
