@@ -240,3 +240,15 @@ def test_progress_bar_on_rank_zero_only(tmp_path):
     assert {r["hits"] for r in results(proc)} == {count_hits(N, SEED)}
     assert proc.stderr.count(" 0.00/52.4M ") == 1  # each bar starts at 0 once
     assert "100%" in proc.stderr
+
+
+def test_synchronisation_cost_is_measured_per_rank_count():
+    from pymcpi import bench
+
+    sync = bench.run_sync_cost(max_ranks=2, calls=20)
+    assert [r["ranks"] for r in sync["rows"]] == [1, 2]
+    assert all(r["allreduce_us"] > 0 and r["igather_us"] > 0 for r in sync["rows"])
+    assert [r["bytes_received_rank0"] for r in sync["rows"]] == [16, 32]
+    table = bench.format_scaling({"machine": bench.machine_info(), "n": 2, "max_workers": 1,
+                                  "rows": [], "sync": sync["rows"], "notes": []})
+    assert "| 2 |" in table and "Allreduce" in table
