@@ -534,9 +534,10 @@ class MPIRunner:
         """End the whole job: a rank that stops alone would leave the others
         waiting forever in a collective call."""
         if self.workers > 1:
-            sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n")
-            traceback.print_exception(exc, file=sys.stderr)
+            sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
+                             + "".join(traceback.format_exception(exc)))
             sys.stderr.flush()
+            time.sleep(0.5)  # let the launcher forward the message before the job ends
             self.comm.Abort(1)
 
     def close(self) -> None:

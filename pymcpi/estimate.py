@@ -154,8 +154,9 @@ def estimate_pi(
     """Estimate pi from points ``[0, n)`` of seed ``seed``'s stream.
 
     Whatever the backend and the number of workers, the same ``(n, seed)``
-    gives the same ``hits``, bit for bit: the run is cut into fixed chunks that
-    depend on ``n`` alone, and their counts are added exactly.
+    gives the same ``hits``, bit for bit: the run is the range ``[0, n)`` of
+    the stream, cut lazily into pieces that workers count, and the counts are
+    added exactly. Memory does not grow with ``n``, up to ``2**64 - 1``.
 
     Parameters
     ----------
@@ -172,10 +173,13 @@ def estimate_pi(
         every rank must call, and every rank gets the same Estimate. Passing
         ``pool`` or ``comm`` alone is enough.
     workers : int, optional
-        Threads or processes; default: the CPUs this process may use.
+        Threads or processes; default: the CPUs this process may use. With
+        ``pool``, the number of its workers, for a pool that cannot tell it
+        (pieces in flight are 4 per worker, else 256).
     pool : multiprocessing.Pool or concurrent.futures.Executor, optional
-        A pool you own (also ``mpi4py.futures.MPIPoolExecutor``); it is used
-        and left open.
+        A pool you own, used and left open: also Dask's
+        ``client.get_executor()``, ``ray.util.multiprocessing.Pool``, loky's
+        executors and ``mpi4py.futures.MPIPoolExecutor``.
     comm : mpi4py.MPI.Comm, optional
         The communicator for ``backend="mpi"``; default ``COMM_WORLD``.
         mpi4py is imported only by this backend.
@@ -183,16 +187,19 @@ def estimate_pi(
         Show a progress bar (tqdm) on stderr; under MPI, on rank 0 only.
     tol : float, optional
         Stop once the confidence interval's half-width is at most ``tol``,
-        or after ``n`` points. Rounds of whole chunks, each doubling the points
-        so far, are checked in a fixed order, so the final ``n`` and ``hits``
-        are the same on every backend.
+        or after ``n`` points. Rounds that double the points so far, with
+        edges that depend on ``n`` alone, are checked in order, so the final
+        ``n`` and ``hits`` are the same on every backend.
     confidence : float, optional
         Confidence level of the interval ``tol`` refers to.
     checkpoint : str or os.PathLike, optional
-        A JSON file that records finished chunks, replaced atomically as the
-        run goes. Running the same call again after Ctrl-C, a kill or a crash
-        resumes, and gives exactly the uninterrupted answer. A checkpoint of
-        other parameters, or a corrupt one, raises ValueError and is kept.
+        A JSON file that records the finished ranges with a checksum,
+        replaced atomically as the run goes (at most about 1% of the time).
+        Running the same call again after Ctrl-C, a kill or a crash resumes,
+        on any backend and number of workers or ranks, and gives exactly the
+        uninterrupted answer. A checkpoint of other parameters, or a damaged
+        one, raises ValueError and is kept; one that cannot be written raises
+        before any counting.
 
     Returns
     -------

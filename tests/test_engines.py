@@ -381,7 +381,10 @@ print(json.dumps(outcome))
 def test_pool_that_cannot_start_its_threads_raises():
     proc = run_python(RLIMIT, timeout=60)
     outcome = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert outcome == {"threads": "RuntimeError", "processes": "RuntimeError"}
+    # An error, whichever the platform raises, instead of a hang (the
+    # timeout) or a run that somehow finished.
+    assert set(outcome) == {"threads", "processes"}
+    assert set(outcome.values()) <= {"RuntimeError", "OSError", "MemoryError"}
 
 
 FORKSERVER_KILL = """
