@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ._core import BLOCK, count_hits
-from .chunks import count_arg
+from .chunks import as_index, count_arg
 from .engine import Ledger, pieces
 
 __all__ = ["BACKENDS", "make_runner"]
@@ -67,9 +67,10 @@ def checked_hits(hits: object, count: int) -> int:
     here, as itself."""
     if isinstance(hits, BaseException):
         raise hits
-    if isinstance(hits, bool) or not isinstance(hits, int) or not 0 <= hits <= count:
+    index = as_index(hits)  # an engine may hand back a NumPy integer
+    if index is None or not 0 <= index <= count:
         raise RuntimeError(f"a worker returned {hits!r} for a piece of {count} points")
-    return hits
+    return index
 
 
 class SerialRunner:

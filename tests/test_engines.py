@@ -241,6 +241,21 @@ def test_an_exception_returned_by_a_pool_is_raised_as_itself():
         estimate_pi(N, seed=SEED, pool=ReturnsErrors())
 
 
+def test_numpy_integers_from_a_pool_are_counts():
+    import numpy as np
+
+    class NumPyPool(ReturnsErrors):
+        def apply_async(self, fn, args, callback, error_callback):
+            class Handle:
+                def get(self):
+                    return np.int64(fn(*args))
+
+            callback(None)
+            return Handle()
+
+    assert estimate_pi(N, seed=SEED, pool=NumPyPool()).hits == count_hits(N, SEED)
+
+
 def test_a_wrong_result_from_a_pool_is_an_error():
     class Lies(ReturnsErrors):
         def apply_async(self, fn, args, callback, error_callback):
