@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,15 +54,35 @@ def start(command: list[str]) -> subprocess.Popen:
                             cwd=tempfile.gettempdir(), env=python_env(), start_new_session=True)
 
 
-def interrupt_once_counted(proc: subprocess.Popen, path: Path, beyond: int) -> str:
-    """Wait until the checkpoint covers more than ``beyond`` points, then
-    SIGINT the whole job; return what it printed."""
+def rank_peaks(pid: int) -> list[int]:
+    """Peak RSS (kB) of the Python processes below ``pid``: the ranks that
+    mpiexec started, through its proxy."""
+    peaks, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as f:
+                todo += [int(child) for child in f.read().split()]
+            with open(f"/proc/{parent}/status") as f:
+                status = dict(line.split(":", 1) for line in f)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if status["Name"].strip().startswith("python"):
+            peaks.append(int(status["VmHWM"].split()[0]))
+    return peaks
+
+
+def interrupt_once_counted(proc: subprocess.Popen, path: Path, beyond: int,
+                           before=lambda: None) -> str:
+    """Wait until the checkpoint covers more than ``beyond`` points, call
+    ``before()``, then SIGINT the whole job; return what it printed."""
     try:
         deadline = time.monotonic() + 60
         while (sum(e - s for s, e, _ in ranges(path)) <= beyond and proc.poll() is None
                and time.monotonic() < deadline):
             time.sleep(0.02)
         assert proc.poll() is None, proc.communicate()[1]
+        before()
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -120,8 +141,14 @@ def test_huge_mpi_run_counts_at_once_and_resumes_on_another_rank_count(tmp_path)
     path = tmp_path / "run.json"
     script = tmp_path / "run.py"
     script.write_text(RUN, encoding="utf-8")
+    small = start([MPIEXEC, "-n", "2", sys.executable, "-P", str(script), "1000000", "mpi", ""])
+    out, err = small.communicate(timeout=60)
+    # The ranks' lines may arrive interleaved.
+    baseline = max(map(int, re.findall(r'"rss_kb": (\d+)', out)))
     job = start([MPIEXEC, "-n", "2", sys.executable, "-P", str(script), str(n), "mpi", str(path)])
-    interrupt_once_counted(job, path, 0)
+    peaks: list[int] = []
+    interrupt_once_counted(job, path, 0, lambda: peaks.extend(rank_peaks(job.pid)))
+    assert len(peaks) == 2 and max(peaks) - baseline < 8 * 1024, (peaks, baseline)
     saved = ranges(path)
     assert saved and saved[0][0] == 0  # rank 0 counts from the start of its share
     assert len(path.read_bytes()) < 1000
