@@ -22,7 +22,7 @@ import numpy as np
 from . import __version__, _core, count_hits
 
 __all__ = ["busy_warning", "find_mpiexec", "format_scaling", "format_table", "machine_info",
-           "plot_scaling", "run_benchmarks", "run_scaling"]
+           "plot_scaling", "run_benchmarks", "run_scaling", "run_sync_cost"]
 
 # Above this 1-minute load average per core, other programs compete for the
 # CPU and timings come out low and noisy.
@@ -325,6 +325,68 @@ def _mpi_seconds(mpiexec: str, ranks: int, n: int) -> float:
     return float(json.loads(proc.stdout)["elapsed_s"])
 
 
+# Run under mpiexec: times the two collectives estimate_pi's MPI engine uses,
+# on the same 2-word uint64 buffers. Rank 0 prints microseconds per call.
+_SYNC_PROBE = """
+import json, sys, time
+import numpy as np
+from mpi4py import MPI
+
+comm, calls = MPI.COMM_WORLD, int(sys.argv[1])
+mine = np.array([1, 2], dtype=np.uint64)
+gathered = np.zeros((comm.size, 2), dtype=np.uint64) if comm.rank == 0 else None
+
+def timed(step):
+    for _ in range(max(1, calls // 10)):  # warm up connections
+        step()
+    comm.Barrier()
+    begin = time.perf_counter()
+    for _ in range(calls):
+        step()
+    took = time.perf_counter() - begin
+    return comm.allreduce(took, op=MPI.MAX) / calls * 1e6
+
+allreduce = timed(lambda: comm.Allreduce(MPI.IN_PLACE, mine.copy(), op=MPI.SUM))
+igather = timed(lambda: comm.Igather(mine, gathered, root=0).Wait())
+if comm.rank == 0:
+    print(json.dumps({"allreduce_us": allreduce, "igather_us": igather}))
+"""
+
+
+def run_sync_cost(max_ranks: int = 16, calls: int = 200) -> dict[str, Any]:
+    """Time the synchronisations of estimate_pi's MPI engine for 1, 2, 4 ...
+    ``max_ranks`` ranks (oversubscribed where there are fewer CPUs).
+
+    Per round the ranks make one ``Allreduce`` of 2 uint64 words; between
+    round ends, every 2**32 points of a rank's share, one ``Igather`` of 2
+    words to rank 0. Each rank sends 16 bytes per synchronisation; rank 0
+    receives ``16 * ranks`` per gather. Times are per call, the slowest
+    rank's mean over ``calls`` calls. Empty rows, with a note, where mpi4py
+    or mpiexec is missing.
+    """
+    import json
+    import subprocess
+
+    mpiexec = find_mpiexec()
+    if _dist_version("mpi4py") is None or mpiexec is None:
+        return {"rows": [], "notes": ["MPI synchronisation skipped: mpi4py or mpiexec not "
+                                      "found (pip install 'pymcpi[mpi]')"]}
+    rows, ranks = [], 1
+    while ranks <= max_ranks:
+        proc = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, "-c", _SYNC_PROBE,
+                               str(calls)], capture_output=True, text=True, check=False,
+                              timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"mpiexec -n {ranks} failed: {proc.stderr.strip()[-500:]}")
+        row = {"ranks": ranks, **json.loads(proc.stdout.strip().splitlines()[-1]),
+               "bytes_sent_per_rank": 16, "bytes_received_rank0": 16 * ranks}
+        rows.append(row)
+        print(f"sync: {ranks} ranks: Allreduce {row['allreduce_us']:.1f} us, "
+              f"Igather {row['igather_us']:.1f} us", file=sys.stderr, flush=True)
+        ranks *= 2
+    return {"rows": rows, "notes": []}
+
+
 def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
     """Strong scaling (``n`` points on 1..max_workers workers) and weak scaling
     (``n // max_workers`` points per worker) for threads, processes and MPI.
@@ -352,9 +414,16 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
         backends.append("mpi")
     per_worker = n // max_workers
     rows = []
+
+    def measured(backend: str, workers: int, points: int, kind: str) -> float:
+        seconds = timed(backend, workers, points)
+        print(f"scaling: {backend}, {workers} workers, {kind} n={points:,}: {seconds:.3f} s",
+              file=sys.stderr, flush=True)  # a line per measurement: runs take minutes
+        return seconds
+
     for backend in backends:
-        strong = [timed(backend, w, n) for w in range(1, max_workers + 1)]
-        weak = [timed(backend, w, w * per_worker) for w in range(1, max_workers + 1)]
+        strong = [measured(backend, w, n, "strong") for w in range(1, max_workers + 1)]
+        weak = [measured(backend, w, w * per_worker, "weak") for w in range(1, max_workers + 1)]
         for w in range(1, max_workers + 1):
             rows.append({
                 "backend": backend, "workers": w,
@@ -363,8 +432,9 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
                 "weak_n": w * per_worker, "weak_seconds": weak[w - 1],
                 "weak_efficiency": weak[0] / weak[w - 1],
             })
+    sync = run_sync_cost(16) if "mpi" in backends else {"rows": [], "notes": []}
     return {"machine": machine_info(), "n": n, "max_workers": max_workers, "rows": rows,
-            "notes": notes}
+            "sync": sync["rows"], "notes": notes + sync["notes"]}
 
 
 def format_scaling(result: dict[str, Any]) -> str:
@@ -383,6 +453,15 @@ def format_scaling(result: dict[str, Any]) -> str:
             f"{r['speedup']:.2f} | {r['strong_efficiency']:.3f} | {r['weak_n']:,} | "
             f"{r['weak_seconds']:.3f} | {r['weak_efficiency']:.3f} |"
         )
+    if result.get("sync"):
+        lines += ["", "MPI synchronisation (per call; every rank sends 16 bytes, rank 0 "
+                  "receives 16 per rank per gather):", "",
+                  "| ranks | Allreduce us (per round) | Igather us (per exchange) "
+                  "| bytes sent per rank | bytes into rank 0 |",
+                  "|---:|---:|---:|---:|---:|"]
+        for r in result["sync"]:
+            lines.append(f"| {r['ranks']} | {r['allreduce_us']:.1f} | {r['igather_us']:.1f} | "
+                         f"{r['bytes_sent_per_rank']} | {r['bytes_received_rank0']} |")
     lines.extend(f"note: {note}" for note in result["notes"])
     return "\n".join(lines)
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ._core import BLOCK, _check_range
 
-__all__ = ["Chunk", "ChunkPlan", "as_index", "count_arg", "split"]
+__all__ = ["Chunk", "as_index", "count_arg", "split"]
 
 
 class Chunk(NamedTuple):
@@ -88,40 +88,3 @@ def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
         start += size
     return chunks
 
-
-# A chunk of the estimate_pi scheduler is about 1/64 of the run, kept between
-# 2**20 points (so that per-chunk overhead stays negligible) and 2**28 points
-# (0.15 s on AVX2, 0.6 s on the scalar path: progress, load balance and
-# recovery stay fine-grained).
-MIN_CHUNK = 1 << 20
-MAX_CHUNK = 1 << 28
-
-
-class ChunkPlan:
-    """How `estimate_pi` cuts a run of ``n`` points: fixed-size chunks that
-    depend on ``n`` alone, never on the backend or the number of workers."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        self.n = n
-        self.seed = seed
-        size = -(-n // 64)
-        size = -(-size // BLOCK) * BLOCK
-        self.chunk = min(max(size, MIN_CHUNK), MAX_CHUNK)
-        self.count = -(-n // self.chunk)
-
-    def __getitem__(self, k: int) -> Chunk:
-        start = k * self.chunk
-        return Chunk(min(self.chunk, self.n - start), self.seed, start)
-
-    def rounds(self, growing: bool) -> list[range]:
-        """The chunk indices of each round, after which a precision target is
-        checked: all chunks at once, or rounds that double the points done
-        (1, 1, 2, 4, ... chunks)."""
-        if not growing:
-            return [range(self.count)]
-        edges, k = [0], 1
-        while k < self.count:
-            edges.append(k)
-            k *= 2
-        edges.append(self.count)
-        return [range(a, b) for a, b in zip(edges, edges[1:])]

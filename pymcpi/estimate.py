@@ -15,7 +15,8 @@ from typing import Any
 from ._core import _check_range as _core_check_range
 from .backends import MPIRunner, make_runner
 from .checkpoint import Checkpoint
-from .chunks import ChunkPlan, as_index
+from .chunks import as_index
+from .engine import Ledger, piece_size, pieces, round_edges
 from .launcher import launched_ranks
 
 __all__ = ["Estimate", "estimate_pi"]
@@ -192,8 +193,9 @@ def estimate_pi(
     """Estimate pi from points ``[0, n)`` of seed ``seed``'s stream.
 
     Whatever the backend and the number of workers, the same ``(n, seed)``
-    gives the same ``hits``, bit for bit: the run is cut into fixed chunks that
-    depend on ``n`` alone, and their counts are added exactly.
+    gives the same ``hits``, bit for bit: the run is the range ``[0, n)`` of
+    the stream, cut lazily into pieces that workers count, and the counts are
+    added exactly. Memory does not grow with ``n``, up to ``2**64 - 1``.
 
     Parameters
     ----------
@@ -214,10 +216,13 @@ def estimate_pi(
         the run instead of each repeating it; pass ``backend="serial"`` to
         count on one rank alone.
     workers : int, optional
-        Threads or processes; default: the CPUs this process may use.
+        Threads or processes; default: the CPUs this process may use. With
+        ``pool``, the number of its workers, for a pool that cannot tell it
+        (pieces in flight are 4 per worker, else 256).
     pool : multiprocessing.Pool or concurrent.futures.Executor, optional
-        A pool you own (also ``mpi4py.futures.MPIPoolExecutor``); it is used
-        and left open.
+        A pool you own, used and left open: also Dask's
+        ``client.get_executor()``, ``ray.util.multiprocessing.Pool``, loky's
+        executors and ``mpi4py.futures.MPIPoolExecutor``.
     comm : mpi4py.MPI.Comm, optional
         The communicator for ``backend="mpi"``; default ``COMM_WORLD``.
         mpi4py is imported only by this backend.
@@ -225,16 +230,19 @@ def estimate_pi(
         Show a progress bar (tqdm) on stderr; under MPI, on rank 0 only.
     tol : float, optional
         Stop once the confidence interval's half-width is at most ``tol``,
-        or after ``n`` points. Rounds of whole chunks, each doubling the points
-        so far, are checked in a fixed order, so the final ``n`` and ``hits``
-        are the same on every backend.
+        or after ``n`` points. Rounds that double the points so far, with
+        edges that depend on ``n`` alone, are checked in order, so the final
+        ``n`` and ``hits`` are the same on every backend.
     confidence : float, optional
         Confidence level of the interval ``tol`` refers to.
     checkpoint : str or os.PathLike, optional
-        A JSON file that records finished chunks, replaced atomically as the
-        run goes. Running the same call again after Ctrl-C, a kill or a crash
-        resumes, and gives exactly the uninterrupted answer. A checkpoint of
-        other parameters, or a corrupt one, raises ValueError and is kept.
+        A JSON file that records the finished ranges with a checksum,
+        replaced atomically as the run goes (at most about 1% of the time).
+        Running the same call again after Ctrl-C, a kill or a crash resumes,
+        on any backend and number of workers or ranks, and gives exactly the
+        uninterrupted answer. A checkpoint of other parameters, or a damaged
+        one, raises ValueError and is kept; one that cannot be written raises
+        before any counting.
 
     Returns
     -------
@@ -255,11 +263,12 @@ def estimate_pi(
     if tol is not None and not _real(tol, "tol") > 0:
         raise ValueError(f"tol must be > 0, got {tol!r}")
     confidence = _level(confidence, "confidence")
-    plan = ChunkPlan(n, seed)
+    if tol is not None:
+        tol = float(tol)  # NumPy scalars and Fractions become plain numbers
     backend = _launcher_backend(backend, pool, comm)
     runner = make_runner(backend, workers, pool, comm)
     try:
-        return _run(plan, runner, progress, tol, confidence, checkpoint)
+        return _run(n, seed, runner, progress, tol, confidence, checkpoint)
     except BaseException as exc:
         if isinstance(runner, MPIRunner):
             runner.abort(exc)
@@ -268,40 +277,54 @@ def estimate_pi(
         runner.close()
 
 
-def _run(plan: ChunkPlan, runner: Any, progress: bool, tol: float | None,
+def _run(n: int, seed: int, runner: Any, progress: bool, tol: float | None,
          confidence: float, checkpoint_path: str | os.PathLike[str] | None) -> Estimate:
+    """Count ``[0, n)`` round by round (one round without ``tol``), each
+    round's unfinished ranges cut into pieces that ``runner`` counts."""
     begin = time.perf_counter()
-    lead = getattr(runner, "rank", 0) == 0  # the rank that reports and saves
+    edges = round_edges(n, growing=tol is not None)
+    mpi = isinstance(runner, MPIRunner)
+    lead = not mpi or runner.rank == 0  # the rank that reports and saves
     saved = None
     if checkpoint_path is not None:
-        params = {"n": plan.n, "seed": plan.seed, "chunk": plan.chunk,
-                  "tol": tol, "confidence": confidence if tol is not None else None}
-        saved = _collective(runner, lambda: Checkpoint(
-            checkpoint_path, params, plan.count, lambda k: plan[k].n))
-    done: dict[int, int] = saved.done if saved else {}  # filled in place as chunks finish
+        params = {"n": n, "seed": seed, "tol": tol,
+                  "confidence": confidence if tol is not None else None}
+        saved = _open_checkpoint(runner, lambda: Checkpoint(checkpoint_path, params, edges))
+    ledger = Ledger(n, edges, saved.ranges if saved else ())
     previous = saved.elapsed if saved else 0.0
-    bar = _progress_bar(plan.n, sum(plan[k].n for k in done), progress and lead)
+    bar = _progress_bar(n, ledger.points, progress and lead)
+    snapshot: Callable[[], list[tuple[int, int, int]]] = ledger.ranges  # what a save writes
+
+    def tick(points: int, ranges: Callable[[], list[tuple[int, int, int]]]) -> None:
+        nonlocal snapshot
+        snapshot = ranges
+        if bar is not None and points:
+            bar.update(points)
+        if saved is not None and saved.due():
+            saved.save(ranges, previous + time.perf_counter() - begin, every=True)
+
     used = hits = 0
+    size = piece_size(n)
     try:
-        for chunks in plan.rounds(growing=tol is not None):
-            work = [(k, plan[k]) for k in chunks if k not in done]
-            for k, count in runner.map(work):
-                done[k] = count
-                if bar is not None:
-                    bar.update(plan[k].n)
-                if saved is not None and lead:
-                    saved.save(previous + time.perf_counter() - begin, every=0.5)
-            used += sum(plan[k].n for k in chunks)
-            hits += sum(done[k] for k in chunks)
+        start = 0
+        for end in edges:
+            if mpi:
+                runner.count_round(seed, ledger, start, end, size, tick)
+            else:
+                for piece, count, found in runner.run(seed, pieces(ledger.gaps(start, end), size)):
+                    ledger.add(piece, piece + count, found)
+                    tick(count, ledger.ranges)
+            snapshot = ledger.ranges
+            used, hits, start = end, ledger.hits_in(0, end), end
             if tol is not None and _half_width(used, hits, confidence) <= tol:
                 break
     finally:
         elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
         if saved is not None and lead:
-            saved.save(elapsed)
+            saved.save(snapshot, elapsed)
         if bar is not None:
             bar.close()
-    return Estimate(n=used, hits=hits, seed=plan.seed, elapsed=elapsed,
+    return Estimate(n=used, hits=hits, seed=seed, elapsed=elapsed,
                     backend=runner.backend, workers=runner.workers,
                     tol=tol, confidence=confidence)
 
@@ -320,20 +343,40 @@ def _launcher_backend(backend: str | None, pool: Any, comm: Any) -> str | None:
     return backend
 
 
-def _collective(runner: Any, make: Callable[[], Checkpoint]) -> Checkpoint:
-    """``make()`` on the lead rank, its result (or its error) on every rank."""
+def _open_checkpoint(runner: Any, make: Callable[[], Checkpoint]) -> Any:
+    """``make()`` on the lead rank, its error on every rank. Under MPI the
+    other ranks get None and the finished ranges through one buffer
+    broadcast, however many ranges there are; the lead keeps the file."""
     if not isinstance(runner, MPIRunner):
         return make()
-    result: Checkpoint | BaseException | None = None
+    result: Checkpoint | None = None
+    error: BaseException | None = None
     if runner.rank == 0:
         try:
             result = make()
-        except (OSError, ValueError) as exc:
-            result = exc
-    result = runner.comm.bcast(result, root=0)
-    if isinstance(result, BaseException):
-        raise result
-    return result
+        except (OSError, ValueError, TypeError) as exc:
+            error = exc
+    # Once per run, and small: the error or the seconds already spent.
+    error, elapsed = runner.comm.bcast((error, result.elapsed if result else 0.0), root=0)
+    if error is not None:
+        raise error
+    ranges = runner.broadcast_ranges(result.ranges if result is not None else [])
+    return result if result is not None else _Resumed(ranges, elapsed)
+
+
+class _Resumed:
+    """What ranks other than 0 learn of a checkpoint: its finished ranges.
+    They never save, so they need nothing else."""
+
+    def __init__(self, ranges: list[tuple[int, int, int]], elapsed: float) -> None:
+        self.ranges = ranges
+        self.elapsed = elapsed
+
+    def due(self) -> bool:
+        return False
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
 
 def _progress_bar(total: int, initial: int, show: bool) -> Any:

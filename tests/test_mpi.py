@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from interpreters import python_env
 
-from pymcpi import count_hits, estimate_pi
+from pymcpi import count_hits, estimate_pi, split
 from pymcpi.bench import find_mpiexec
 
 pytest.importorskip("mpi4py")
@@ -136,6 +136,8 @@ import sys, time
 from mpi4py import MPI
 import pymcpi, pymcpi.backends
 
+pymcpi.backends.MPIRunner.EXCHANGE = 2**20  # rank 0 hears of rank 1's pieces
+
 if MPI.COMM_WORLD.Get_rank() == 1:
     real, calls = pymcpi.backends.count_hits, []
 
@@ -152,6 +154,10 @@ print("finished", flush=True)
 """
 
 
+def covered(path: Path) -> int:
+    return sum(end - start for start, end, _ in json.loads(path.read_text())["ranges"])
+
+
 def test_failing_rank_ends_the_job_and_its_checkpoint_resumes(tmp_path):
     checkpoint = tmp_path / "run.json"
     script = write(tmp_path, FAILING_RANK.format(n=N, seed=SEED), "failing.py")
@@ -160,18 +166,60 @@ def test_failing_rank_ends_the_job_and_its_checkpoint_resumes(tmp_path):
     assert "finished" not in failed.stdout
     assert "rank 1 of 2 failed" in failed.stderr
     assert "rank 1 fails on purpose" in failed.stderr
-    done = json.loads(checkpoint.read_text())["done"]
-    assert 0 < len(done) < 51
+    # Rank 0's own pieces, and those rank 1 reported before it failed (rank 0
+    # runs at most 4 exchanges ahead of the slowest rank).
+    ranges = json.loads(checkpoint.read_text())["ranges"]
+    second_share = split(N, 2)[1].start
+    assert any(start < second_share for start, _, _ in ranges)
+    assert any(start >= second_share for start, _, _ in ranges)
+    assert covered(checkpoint) < N
 
     resume = write(tmp_path, ESTIMATE, "resume.py")
     args = json.dumps({"n": N, "seed": SEED, "checkpoint": str(checkpoint)})
     proc = mpiexec(1, resume, args)
     assert [(r["n"], r["hits"], r["workers"]) for r in results(proc)] == [
         (N, count_hits(N, SEED), 1)]
-    assert len(json.loads(checkpoint.read_text())["done"]) == 51
+    assert json.loads(checkpoint.read_text())["ranges"] == [[0, N, count_hits(N, SEED)]]
     again = mpiexec(3, resume, args)
     assert {r["hits"] for r in results(again)} == {count_hits(N, SEED)}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["failing.py", "resume.py", "run.json"]
+
+
+# Several runs in one launch: n below and above ranks x piece, fewer blocks
+# than ranks, a precision target, and exchanges every 2**20 points of a share
+# (instead of 2**32) so that the non-blocking gathers, the progress they feed
+# and checkpoints of the whole job's progress are exercised.
+MANY = """
+import json, sys
+from mpi4py import MPI
+import pymcpi
+from pymcpi.backends import MPIRunner
+
+MPIRunner.EXCHANGE = 2**20
+comm = MPI.COMM_WORLD
+runs = json.loads(sys.argv[1])
+mine = []
+for kwargs in runs:
+    est = pymcpi.estimate_pi(kwargs.pop("n"), backend="mpi", **kwargs)
+    mine.append([est.n, est.hits, est.workers])
+everyone = comm.gather(mine, root=0)
+if comm.Get_rank() == 0:
+    print(json.dumps(everyone))
+"""
+
+RUNS = [dict(n=1, seed=3), dict(n=1000, seed=SEED), dict(n=5 * 2**20 + 7, seed=SEED),
+        dict(n=N, seed=SEED), dict(n=3 * 10**8, seed=SEED, tol=6e-4)]
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 5, pytest.param(16, marks=pytest.mark.slow)])
+def test_identical_hits_on_any_number_of_ranks(tmp_path, ranks):
+    runs = RUNS + [dict(n=N, seed=SEED, checkpoint=str(tmp_path / "run.json"))]
+    proc = mpiexec(ranks, write(tmp_path, MANY), json.dumps(runs), timeout=120)
+    serial = [estimate_pi(r["n"], seed=r["seed"], tol=r.get("tol")) for r in runs]
+    expected = [[e.n, e.hits, ranks] for e in serial]
+    assert results(proc) == [expected] * ranks
+    assert json.loads((tmp_path / "run.json").read_text())["ranges"] == [
+        [0, N, count_hits(N, SEED)]]
 
 
 def test_checkpoint_of_another_run_fails_on_every_rank(tmp_path):
@@ -192,3 +240,15 @@ def test_progress_bar_on_rank_zero_only(tmp_path):
     assert {r["hits"] for r in results(proc)} == {count_hits(N, SEED)}
     assert proc.stderr.count(" 0.00/52.4M ") == 1  # each bar starts at 0 once
     assert "100%" in proc.stderr
+
+
+def test_synchronisation_cost_is_measured_per_rank_count():
+    from pymcpi import bench
+
+    sync = bench.run_sync_cost(max_ranks=2, calls=20)
+    assert [r["ranks"] for r in sync["rows"]] == [1, 2]
+    assert all(r["allreduce_us"] > 0 and r["igather_us"] > 0 for r in sync["rows"])
+    assert [r["bytes_received_rank0"] for r in sync["rows"]] == [16, 32]
+    table = bench.format_scaling({"machine": bench.machine_info(), "n": 2, "max_workers": 1,
+                                  "rows": [], "sync": sync["rows"], "notes": []})
+    assert "| 2 |" in table and "Allreduce" in table
