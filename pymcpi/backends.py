@@ -535,11 +535,17 @@ class MPIRunner:
         """End the whole job: a rank that stops alone would leave the others
         waiting forever in a collective call."""
         if self.workers > 1:
-            sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
-                             + "".join(traceback.format_exception(exc)))
+            if isinstance(exc, KeyboardInterrupt):
+                # Ctrl-C reaches every rank: one line for the job, not one
+                # traceback per rank.
+                if self.rank == 0:
+                    sys.stderr.write("pymcpi: interrupted\n")
+            else:
+                sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
+                                 + "".join(traceback.format_exception(exc)))
             sys.stderr.flush()
             time.sleep(0.5)  # let the launcher forward the message before the job ends
-            self.comm.Abort(1)
+            self.comm.Abort(130 if isinstance(exc, KeyboardInterrupt) else 1)
 
     def close(self) -> None:
         pass
