@@ -266,19 +266,24 @@ def run_benchmarks(seconds: float = 0.5, repeat: int = 3,
     }
 
 
-def _machine_line(m: dict[str, Any]) -> str:
-    return f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}"
+def _machine_lines(m: dict[str, Any]) -> list[str]:
+    """The machine and its load before measuring, as a table's heading."""
+    lines = [f"CPU: {m['cpu']}; Python {m['python']}, NumPy {m['numpy']}, pymcpi {m['pymcpi']}"]
+    if m.get("load_average"):
+        lines.append("load average: " + ", ".join(f"{x:.2f}" for x in m["load_average"])
+                     + f" (1, 5, 15 min) on {m['cpus']} cores, before measuring")
+    return lines
+
+
+def _warning_lines(m: dict[str, Any]) -> list[str]:
+    warning = busy_warning(m)
+    return [] if warning is None else [f"warning: {warning}"]
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The benchmark as a Markdown table, with the machine, its load, a
     warning if it was busy, and the call and self-test costs."""
-    machine = result["machine"]
-    lines = [_machine_line(machine)]
-    if machine.get("load_average"):
-        lines.append("load average: " + ", ".join(f"{x:.2f}" for x in machine["load_average"])
-                     + f" (1, 5, 15 min) on {machine['cpus']} cores, before measuring")
-    lines += [
+    lines = _machine_lines(result["machine"]) + [
         "",
         "| method | points/s | vs NumPy | vs its yardstick |",
         "|---|---:|---:|---:|",
@@ -294,10 +299,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"count_hits({name}): {us:.2f} us per call")
     for path, us in result["self_test_us"].items():
         lines.append(f"self-test of the {path} path: {us:.1f} us, once per process")
-    warning = busy_warning(machine)
-    if warning is not None:
-        lines.append(f"warning: {warning}")
-    return "\n".join(lines)
+    return "\n".join(lines + _warning_lines(result["machine"]))
 
 
 def find_mpiexec() -> str | None:
@@ -398,6 +400,8 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
     """
     from .estimate import estimate_pi
 
+    machine = machine_info()  # the load before our own runs add to it
+
     def timed(backend: str, workers: int, points: int) -> float:
         if backend == "mpi":
             assert mpiexec is not None  # MPI is only measured when it was found
@@ -433,14 +437,14 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
                 "weak_efficiency": weak[0] / weak[w - 1],
             })
     sync = run_sync_cost(16) if "mpi" in backends else {"rows": [], "notes": []}
-    return {"machine": machine_info(), "n": n, "max_workers": max_workers, "rows": rows,
+    return {"machine": machine, "n": n, "max_workers": max_workers, "rows": rows,
             "sync": sync["rows"], "notes": notes + sync["notes"]}
 
 
 def format_scaling(result: dict[str, Any]) -> str:
-    """The scaling benchmark as a Markdown table."""
-    lines = [
-        _machine_line(result["machine"]),
+    """The scaling benchmark as a Markdown table, with the machine, its load
+    and a warning if it was busy."""
+    lines = _machine_lines(result["machine"]) + [
         f"strong: n = {result['n']:,}; weak: {result['n'] // result['max_workers']:,} "
         "points per worker",
         "",
@@ -463,7 +467,7 @@ def format_scaling(result: dict[str, Any]) -> str:
             lines.append(f"| {r['ranks']} | {r['allreduce_us']:.1f} | {r['igather_us']:.1f} | "
                          f"{r['bytes_sent_per_rank']} | {r['bytes_received_rank0']} |")
     lines.extend(f"note: {note}" for note in result["notes"])
-    return "\n".join(lines)
+    return "\n".join(lines + _warning_lines(result["machine"]))
 
 
 def plot_scaling(result: dict[str, Any], path: str) -> None:

@@ -97,3 +97,16 @@ def test_machine_info_has_the_load_and_cores():
     assert info["cpus"] >= 1
     load = info["load_average"]
     assert load is None or (len(load) == 3 and all(x >= 0 for x in load))
+
+
+def test_scaling_table_shows_the_load_and_warns_when_busy():
+    machine = {**bench.machine_info(), "load_average": [3.5, 1.0, 1.0], "cpus": 4}
+    result = {"machine": machine, "n": 10**8, "max_workers": 1, "notes": [], "sync": [],
+              "rows": [{"backend": "threads", "workers": 1, "strong_seconds": 0.1,
+                        "speedup": 1.0, "strong_efficiency": 1.0, "weak_n": 10**8,
+                        "weak_seconds": 0.1, "weak_efficiency": 1.0}]}
+    table = bench.format_scaling(result).splitlines()
+    assert table[1].startswith("load average: 3.50, 1.00, 1.00 (1, 5, 15 min) on 4 cores")
+    assert table[-1] == f"warning: {bench.busy_warning(machine)}"
+    quiet = bench.format_scaling({**result, "machine": {**machine, "load_average": [0.1] * 3}})
+    assert "warning:" not in quiet
