@@ -24,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import reprlib
 import stat
 import time
 from collections.abc import Callable, Iterable
@@ -181,7 +182,7 @@ class Checkpoint:
         for item in ranges:
             if not (isinstance(item, list) and len(item) == 3
                     and all(type(x) is int for x in item)):
-                raise self._fail(f"bad range {item!r}")
+                raise self._fail(f"bad range {reprlib.repr(item)}")  # short, whatever it holds
             start, end, hits = item
             if not last <= start < end <= n:
                 raise self._fail(f"range [{start}, {end}) is out of order or outside [0, {n})")
