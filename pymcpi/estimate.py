@@ -212,9 +212,9 @@ def estimate_pi(
         every rank must call, and every rank gets the same Estimate. Passing
         ``pool`` or ``comm`` alone is enough. With none of the three, a
         process that an MPI launcher started as one of several ranks
-        (``mpiexec -n 4``, ``srun``) uses ``"mpi"``, so that the ranks share
-        the run instead of each repeating it; pass ``backend="serial"`` to
-        count on one rank alone.
+        (``mpiexec -n 4``, ``srun``) raises ValueError rather than repeat the
+        whole run on every rank: pass ``backend="mpi"`` to share it, or
+        ``backend="serial"`` to count on one rank alone.
     workers : int, optional
         Threads or processes; default: the CPUs this process may use. With
         ``pool``, the number of its workers, for a pool that cannot tell it
@@ -265,7 +265,7 @@ def estimate_pi(
     confidence = _level(confidence, "confidence")
     if tol is not None:
         tol = float(tol)  # NumPy scalars and Fractions become plain numbers
-    backend = _launcher_backend(backend, pool, comm)
+    _refuse_repeats(backend, pool, comm)
     runner = make_runner(backend, workers, pool, comm)
     try:
         return _run(n, seed, runner, progress, tol, confidence, checkpoint)
@@ -334,13 +334,19 @@ def _half_width(n: int, hits: int, confidence: float) -> float:
     return (high - low) / 2
 
 
-def _launcher_backend(backend: str | None, pool: Any, comm: Any) -> str | None:
-    """``"mpi"`` when no backend was chosen and an MPI launcher started this
-    process as one of several ranks: the ranks then share the run, instead of
-    each repeating all of it."""
-    if backend is None and pool is None and comm is None and launched_ranks() > 1:
-        return "mpi"
-    return backend
+def _refuse_repeats(backend: str | None, pool: Any, comm: Any) -> None:
+    """Raise ValueError when no backend was chosen and an MPI launcher started
+    this process as one of several ranks: every rank would silently count the
+    whole run. Choosing ``"mpi"`` here instead would hang wherever only some
+    ranks call (rank 0 of an ``mpi4py.futures`` job, an ``if rank == 0:``
+    block), so the caller is asked to say which is meant."""
+    if backend is None and pool is None and comm is None:
+        ranks = launched_ranks()
+        if ranks > 1:
+            raise ValueError(
+                f"this process is one of {ranks} MPI ranks and no backend was chosen, so "
+                "every rank would count all n points: pass backend='mpi' to share the run "
+                "(every rank must call), or backend='serial' to count on this rank alone")
 
 
 def _open_checkpoint(runner: Any, make: Callable[[], Checkpoint]) -> Any:

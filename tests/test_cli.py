@@ -321,12 +321,16 @@ def test_mpiexec_without_backend_shares_the_run_instead_of_repeating_it():
     assert (d["hits"], d["backend"], d["workers"]) == (pymcpi.count_hits(3 * 10**8, 4), "mpi", 2)
 
 
-def test_mpiexec_estimate_pi_without_backend_uses_the_ranks():
+def test_mpiexec_estimate_pi_without_backend_asks_which_is_meant():
     mpiexec = find_mpiexec()
     if mpiexec is None:
         pytest.skip("no mpiexec")
-    pytest.importorskip("mpi4py")
-    code = ("import json, pymcpi; est = pymcpi.estimate_pi(10**7, seed=3); "
+    code = ("import json, pymcpi\n"
+            "try:\n"
+            "    pymcpi.estimate_pi(10**7, seed=3)\n"
+            "except ValueError as exc:\n"
+            "    print(json.dumps(['refused', str(exc)]))\n"
+            "est = pymcpi.estimate_pi(10**7, seed=3, backend='serial')\n"
             "print(json.dumps([est.backend, est.workers, est.hits]))")
     proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-P", "-c", code],
                           capture_output=True, text=True, timeout=120,
@@ -334,4 +338,9 @@ def test_mpiexec_estimate_pi_without_backend_uses_the_ranks():
     assert proc.returncode == 0, proc.stderr
     # The ranks' lines may reach mpiexec's stdout interleaved: take each list.
     results = [json.loads(item) for item in re.findall(r"\[[^][]*\]", proc.stdout)]
-    assert results == [["mpi", 2, pymcpi.count_hits(10**7, 3)]] * 2  # every rank, one run
+    refused = [r for r in results if r[0] == "refused"]
+    assert len(refused) == 2
+    assert all("one of 2 MPI ranks" in r[1] and "backend='mpi'" in r[1] for r in refused)
+    # Told which to use, each rank counts alone when asked to.
+    counted = [r for r in results if r[0] != "refused"]
+    assert counted == [["serial", 1, pymcpi.count_hits(10**7, 3)]] * 2

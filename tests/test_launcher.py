@@ -54,3 +54,17 @@ def test_detection_does_not_import_mpi4py():
     code = ("import sys, pymcpi.launcher as l; l.launched_ranks(); "
             "assert 'mpi4py' not in sys.modules")
     run_python(code)
+
+
+def test_estimate_pi_with_no_backend_refuses_to_repeat_the_run_on_every_rank(monkeypatch):
+    import pymcpi
+
+    for name in ("OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMIX_RANK", "SLURM_STEP_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PMI_SIZE", "4")
+    with pytest.raises(ValueError, match=r"one of 4 MPI ranks.*backend='mpi'.*backend='serial'"):
+        pymcpi.estimate_pi(10**6)
+    # A backend chosen on purpose is used as it is.
+    for backend in ("serial", "threads"):
+        est = pymcpi.estimate_pi(10**6, seed=2, backend=backend)
+        assert (est.backend, est.hits) == (backend, pymcpi.count_hits(10**6, 2))
