@@ -104,3 +104,10 @@ def test_editable_install_works_inside_the_clone(tmp_path):
     where, hits = proc.stdout.split()
     assert Path(where).resolve() == (clone / "pymcpi" / "__init__.py").resolve()
     assert int(hits) == 7853108
+    # What conftest.py reads to accept the clone as the installed package.
+    code = ("import json; from importlib.metadata import distribution; "
+            "print(json.loads(distribution('pymcpi').read_text('direct_url.json'))"
+            "['dir_info']['editable'])")
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env=python_env(), timeout=60)
+    assert proc.stdout.strip() == "True", proc.stderr
