@@ -74,16 +74,9 @@ mcpi_blocks_avx2(const mcpi_key *key, uint64_t first, uint64_t count)
 {
     uint64_t hits = 0;
     while (count > 0) {
-        /* A last group of fewer than eight blocks fills the spare lanes with
-         * copies of its first block and ignores their counts. */
         const int used = count < LANES ? (int)count : LANES;
-        uint64_t st[4][LANES], s[4], outside[LANES];
-        for (int l = 0; l < LANES; l++) {
-            mcpi_block_state(key, first + (l < used ? (uint64_t)l : 0), s);
-            for (int i = 0; i < 4; i++) {
-                st[i][l] = s[i];
-            }
-        }
+        uint64_t st[4][LANES], outside[LANES];
+        mcpi_group_states(key, first, (unsigned)used, LANES, &st[0][0]);
         xoshiro4 a = load4(st, 0), b = load4(st, 4);
         __m256i out_a = _mm256_setzero_si256(), out_b = _mm256_setzero_si256();
         for (unsigned j = 0; j < MCPI_BLOCK; j++) {
@@ -106,13 +99,8 @@ mcpi_blocks_avx2(const mcpi_key *key, uint64_t first, uint64_t count)
 AVX2 uint64_t
 mcpi_yardstick_avx2(uint64_t n)
 {
-    uint64_t st[4][LANES], outside[LANES], seed = 0, total = 0;
-    for (int i = 0; i < 4; i++) {
-        for (int l = 0; l < LANES; l++) {
-            seed += MCPI_GAMMA;
-            st[i][l] = mcpi_mix64(seed);
-        }
-    }
+    uint64_t st[4][LANES], outside[LANES], total = 0;
+    mcpi_yardstick_states(LANES, &st[0][0]);
     xoshiro4 a = load4(st, 0), b = load4(st, 4);
     __m256i out_a = _mm256_setzero_si256(), out_b = _mm256_setzero_si256();
     const uint64_t rounds = (n + LANES - 1) / LANES;

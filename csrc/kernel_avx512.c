@@ -65,16 +65,9 @@ mcpi_blocks_avx512(const mcpi_key *key, uint64_t first, uint64_t count)
 {
     uint64_t hits = 0;
     while (count > 0) {
-        /* A last group of fewer than LANES blocks fills the spare lanes with
-         * copies of its first block and ignores their counts. */
         const int used = count < LANES ? (int)count : LANES;
-        uint64_t st[4][LANES], s[4], outside[LANES];
-        for (int l = 0; l < LANES; l++) {
-            mcpi_block_state(key, first + (l < used ? (uint64_t)l : 0), s);
-            for (int i = 0; i < 4; i++) {
-                st[i][l] = s[i];
-            }
-        }
+        uint64_t st[4][LANES], outside[LANES];
+        mcpi_group_states(key, first, (unsigned)used, LANES, &st[0][0]);
         xoshiro8 g[VECS];
         __m512i out[VECS];
         for (int v = 0; v < VECS; v++) {
@@ -104,13 +97,8 @@ mcpi_blocks_avx512(const mcpi_key *key, uint64_t first, uint64_t count)
 AVX512 uint64_t
 mcpi_yardstick_avx512(uint64_t n)
 {
-    uint64_t st[4][LANES], outside[LANES], seed = 0, total = 0;
-    for (int i = 0; i < 4; i++) {
-        for (int l = 0; l < LANES; l++) {
-            seed += MCPI_GAMMA;
-            st[i][l] = mcpi_mix64(seed);
-        }
-    }
+    uint64_t st[4][LANES], outside[LANES], total = 0;
+    mcpi_yardstick_states(LANES, &st[0][0]);
     xoshiro8 g[VECS];
     __m512i out[VECS];
     for (int v = 0; v < VECS; v++) {

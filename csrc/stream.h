@@ -85,6 +85,35 @@ mcpi_outside(uint64_t r)
     return (tx * (tx + 1) + ty * (ty + 1)) >> 62;
 }
 
+/* The states of a vector kernel's group of `lanes` blocks from `first`, word
+ * by word (st[i * lanes + l] is word i of lane l), ready for vector loads.  A
+ * last group of `used` < lanes blocks fills the spare lanes with copies of its
+ * first block, whose counts the kernel ignores. */
+static inline void
+mcpi_group_states(const mcpi_key *key, uint64_t first, unsigned used,
+                  unsigned lanes, uint64_t *st)
+{
+    uint64_t s[4];
+    for (unsigned l = 0; l < lanes; l++) {
+        mcpi_block_state(key, first + (l < used ? l : 0), s);
+        for (unsigned i = 0; i < 4; i++) {
+            st[i * lanes + l] = s[i];
+        }
+    }
+}
+
+/* The states of a benchmark yardstick: one generator per lane, laid out as
+ * above, seeded from SplitMix64's sequence started at 0.  Not the stream. */
+static inline void
+mcpi_yardstick_states(unsigned lanes, uint64_t *st)
+{
+    uint64_t seed = 0;
+    for (unsigned k = 0; k < 4 * lanes; k++) {
+        seed += MCPI_GAMMA;
+        st[k] = mcpi_mix64(seed);
+    }
+}
+
 /* Hits among points [j0, j1) of one block. */
 static inline uint64_t
 mcpi_count_partial(const mcpi_key *key, uint64_t block, unsigned j0, unsigned j1)
