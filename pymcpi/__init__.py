@@ -62,9 +62,10 @@ def _why_core_is_missing() -> str | None:
 try:
     from . import _core
 except ImportError:
-    if _why_core_is_missing() is None:
+    _missing = _why_core_is_missing()
+    if _missing is None:
         raise
-    _fail(str(_why_core_is_missing()), ImportError)
+    _fail(_missing, ImportError)
 
 from ._core import count_hits, count_inside, sample_points, simd, simd_paths  # noqa: E402
 from .chunks import Chunk, split  # noqa: E402

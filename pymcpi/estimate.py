@@ -316,7 +316,8 @@ def _run(n: int, seed: int, runner: Any, progress: bool, tol: float | None,
                     tick(count, ledger.ranges)
             snapshot = ledger.ranges
             used, hits, start = end, ledger.hits_in(0, end), end
-            if tol is not None and _half_width(used, hits, confidence) <= tol:
+            if tol is not None and Estimate(n=used, hits=hits, seed=seed, tol=tol,
+                                            confidence=confidence).target_met:
                 break
     finally:
         elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
@@ -327,11 +328,6 @@ def _run(n: int, seed: int, runner: Any, progress: bool, tol: float | None,
     return Estimate(n=used, hits=hits, seed=seed, elapsed=elapsed,
                     backend=runner.backend, workers=runner.workers,
                     tol=tol, confidence=confidence)
-
-
-def _half_width(n: int, hits: int, confidence: float) -> float:
-    low, high = Estimate(n=n, hits=hits, seed=0).ci(confidence)
-    return (high - low) / 2
 
 
 def _refuse_repeats(backend: str | None, pool: Any, comm: Any) -> None:
