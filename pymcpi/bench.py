@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, _core, count_hits
+from .backends import default_workers
 
 __all__ = ["busy_warning", "find_mpiexec", "format_scaling", "format_table", "machine_info",
            "plot_scaling", "run_benchmarks", "run_scaling", "run_sync_cost"]
@@ -48,13 +49,6 @@ def _dist_version(name: str) -> str | None:
         return None
 
 
-def _cpu_count() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def machine_info() -> dict[str, object]:
     """Versions, CPU, SIMD paths and load, as printed by ``pymcpi info``.
 
@@ -73,7 +67,7 @@ def machine_info() -> dict[str, object]:
         "numba": _dist_version("numba"),
         "platform": platform.platform(),
         "cpu": _cpu_name(),
-        "cpus": _cpu_count(),
+        "cpus": default_workers(),
         "load_average": (tuple(round(x, 2) for x in os.getloadavg())
                          if hasattr(os, "getloadavg") else None),
     }
@@ -311,20 +305,30 @@ def find_mpiexec() -> str | None:
     return here if os.access(here, os.X_OK) else shutil.which("mpiexec")
 
 
-def _mpi_seconds(mpiexec: str, ranks: int, n: int) -> float:
-    """Seconds estimate_pi takes under ``mpiexec -n ranks``, launch excluded."""
+def _usable_mpiexec() -> str | None:
+    """mpiexec, where it and mpi4py are both installed; else None."""
+    return find_mpiexec() if _dist_version("mpi4py") is not None else None
+
+
+def _mpiexec_json(mpiexec: str, ranks: int, args: list[str], timeout: float) -> Any:
+    """The JSON that ``mpiexec -n ranks python ARGS`` prints last (rank 0's
+    line). A failed or stuck launch raises instead of hanging the benchmark."""
     import json
     import subprocess
 
-    proc = subprocess.run(
-        [mpiexec, "-n", str(ranks), sys.executable, "-m", "pymcpi", "run", "--backend", "mpi",
-         "-n", str(n), "--json", "--no-progress"],
-        capture_output=True, text=True, check=False,
-        timeout=120 + n / 1e7,  # a stuck launch fails instead of hanging the benchmark
-    )
+    proc = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, *args],
+                          capture_output=True, text=True, check=False, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"mpiexec -n {ranks} failed: {proc.stderr.strip()[-500:]}")
-    return float(json.loads(proc.stdout)["elapsed_s"])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _mpi_seconds(mpiexec: str, ranks: int, n: int) -> float:
+    """Seconds estimate_pi takes under ``mpiexec -n ranks``, launch excluded."""
+    result = _mpiexec_json(mpiexec, ranks, ["-m", "pymcpi", "run", "--backend", "mpi", "-n",
+                                            str(n), "--json", "--no-progress"],
+                           timeout=120 + n / 1e7)
+    return float(result["elapsed_s"])
 
 
 # Run under mpiexec: times the two collectives estimate_pi's MPI engine uses,
@@ -366,21 +370,14 @@ def run_sync_cost(max_ranks: int = 16, calls: int = 200) -> dict[str, Any]:
     rank's mean over ``calls`` calls. Empty rows, with a note, where mpi4py
     or mpiexec is missing.
     """
-    import json
-    import subprocess
-
-    mpiexec = find_mpiexec()
-    if _dist_version("mpi4py") is None or mpiexec is None:
+    mpiexec = _usable_mpiexec()
+    if mpiexec is None:
         return {"rows": [], "notes": ["MPI synchronisation skipped: mpi4py or mpiexec not "
                                       "found (pip install 'pymcpi[mpi]')"]}
     rows, ranks = [], 1
     while ranks <= max_ranks:
-        proc = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, "-c", _SYNC_PROBE,
-                               str(calls)], capture_output=True, text=True, check=False,
-                              timeout=300)
-        if proc.returncode != 0:
-            raise RuntimeError(f"mpiexec -n {ranks} failed: {proc.stderr.strip()[-500:]}")
-        row = {"ranks": ranks, **json.loads(proc.stdout.strip().splitlines()[-1]),
+        row = {"ranks": ranks,
+               **_mpiexec_json(mpiexec, ranks, ["-c", _SYNC_PROBE, str(calls)], timeout=300),
                "bytes_sent_per_rank": 16, "bytes_received_rank0": 16 * ranks}
         rows.append(row)
         print(f"sync: {ranks} ranks: Allreduce {row['allreduce_us']:.1f} us, "
@@ -411,8 +408,8 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
 
     backends = ["threads", "processes"]
     notes = []
-    mpiexec = find_mpiexec()
-    if _dist_version("mpi4py") is None or mpiexec is None:
+    mpiexec = _usable_mpiexec()
+    if mpiexec is None:
         notes.append("MPI skipped: mpi4py or mpiexec not found (pip install 'pymcpi[mpi]')")
     else:
         backends.append("mpi")
