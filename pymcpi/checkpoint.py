@@ -199,23 +199,31 @@ class Checkpoint:
     def _temporary(self) -> Path:
         return self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
 
+    def _write_temporary(self, content: bytes) -> Path:
+        """Write ``content`` to the temporary file beside the checkpoint and
+        flush it to disk; the caller removes or renames it."""
+        tmp = self._temporary()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return tmp
+
     def _check_writable(self) -> None:
         """Create and remove the temporary file, so that a checkpoint that
         cannot be written fails now, not after hours of counting."""
-        tmp = self._temporary()
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, b"{}")  # a full file system fails here
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._write_temporary(b"{}")  # a full file system fails here
         except OSError as exc:
             raise OSError(exc.errno, f"checkpoint {str(self.path)!r} cannot be written "
                                      f"({exc.strerror})") from None
         finally:
             try:
-                os.unlink(tmp)
+                os.unlink(self._temporary())
             except OSError:
                 pass
 
@@ -243,20 +251,11 @@ class Checkpoint:
             "elapsed_s": float(elapsed),
         }
         data["sha256"] = digest(data)
-        tmp = self._temporary()
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                view = memoryview(canonical(data) + b"\n")
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
+            os.replace(self._write_temporary(canonical(data) + b"\n"), self.path)
         finally:
             try:  # never outlives a failed or interrupted save
-                os.unlink(tmp)
+                os.unlink(self._temporary())
             except FileNotFoundError:
                 pass
         if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
