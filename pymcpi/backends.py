@@ -17,6 +17,7 @@ import bisect
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -191,7 +192,6 @@ def _die_with_driver(driver: int, forked_by_driver: bool) -> None:
     last worker is gone."""
     if forked_by_driver and sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
@@ -535,6 +535,10 @@ class MPIRunner:
         """End the whole job: a rank that stops alone would leave the others
         waiting forever in a collective call."""
         if self.workers > 1:
+            if threading.current_thread() is threading.main_thread():
+                # The job is ending: a second Ctrl-C (mpiexec forwards one
+                # after the terminal's) must not skip the Abort below.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
             if isinstance(exc, KeyboardInterrupt):
                 # Ctrl-C reaches every rank: one line for the job, not one
                 # traceback per rank.

@@ -230,9 +230,12 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _mpi_rank() -> int:
-    from mpi4py import MPI
-
-    return int(MPI.COMM_WORLD.Get_rank())
+    """This process's rank in MPI.COMM_WORLD; 0 where MPI is not running
+    (mpi4py is never imported here just to ask)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return 0
+    return int(mpi.COMM_WORLD.Get_rank())
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -284,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pymcpi: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("pymcpi: interrupted", file=sys.stderr)
+        if _mpi_rank() == 0:  # Ctrl-C reaches every rank; one line for the job
+            print("pymcpi: interrupted", file=sys.stderr)
         return 130
     return 0

@@ -344,3 +344,34 @@ def test_mpiexec_estimate_pi_without_backend_asks_which_is_meant():
     # Told which to use, each rank counts alone when asked to.
     counted = [r for r in results if r[0] != "refused"]
     assert counted == [["serial", 1, pymcpi.count_hits(10**7, 3)]] * 2
+
+
+def test_ctrl_c_under_mpiexec_ends_the_job_with_one_line():
+    import select
+    import signal
+    import time
+
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        pytest.skip("no mpiexec")
+    pytest.importorskip("mpi4py")
+    # Ctrl-C in a terminal signals the whole job, and mpiexec forwards it to
+    # the ranks once more: every rank is interrupted, some of them twice.
+    proc = subprocess.Popen(
+        [mpiexec, "-n", "4", SCRIPT, "run", "-n", str(2**64 - 1), "--progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(),
+        env=python_env(), start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        # Rank 0's progress bar appears once every rank is counting.
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready, "no progress bar within 60 s"
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.count("pymcpi: interrupted") == 1 and "Traceback" not in err, err
