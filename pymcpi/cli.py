@@ -144,9 +144,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=parse_count, default=0, help="stream seed (default 0)")
     run.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                      help="who counts (default auto: mpi when an MPI launcher such as "
-                     "mpiexec or srun started several ranks, else serial)")
+                     "mpiexec or srun started several ranks, else threads when --workers "
+                     "is above 1, else serial)")
     run.add_argument("--workers", type=parse_positive_count, default=None,
-                     help="threads or processes (default: the CPUs available)")
+                     help="threads or processes; with --backend auto, more than 1 "
+                     "means threads (default: 1 with auto, the CPUs available with "
+                     "threads or processes)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar on stderr (default: when it is a terminal)")
     run.add_argument("--tol", type=_tol_arg, default=None,
@@ -189,7 +192,10 @@ def _run(args: argparse.Namespace) -> None:
 
     backend = args.backend
     if backend == "auto":  # never one full run per rank: see launcher.py
-        backend = "mpi" if launched_ranks() > 1 else "serial"
+        if launched_ranks() > 1:
+            backend = "mpi"
+        else:  # --workers 4 asks for 4 workers: threads, as the kernel releases the GIL
+            backend = "threads" if (args.workers or 1) > 1 else "serial"
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
         est = estimate_pi(args.n, seed=args.seed, backend=backend, workers=args.workers,

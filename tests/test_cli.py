@@ -375,3 +375,13 @@ def test_ctrl_c_under_mpiexec_ends_the_job_with_one_line():
             proc.communicate()
     assert proc.returncode == 130, err
     assert err.count("pymcpi: interrupted") == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("workers,backend", [("2", "threads"), ("1", "serial")])
+def test_workers_alone_chooses_threads(workers, backend):
+    proc = cli("run", "-n", "1e6", "--seed", "3", "--workers", workers, "--json")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert (d["backend"], d["workers"], d["hits"]) == (backend, int(workers),
+                                                       pymcpi.count_hits(10**6, 3))
+    assert "threads when --workers is above 1" in " ".join(cli("run", "--help").stdout.split())
