@@ -212,24 +212,32 @@ def _run(args: argparse.Namespace) -> None:
         return  # every rank has the same Estimate; rank 0 prints it
     if est.tol is not None and not est.target_met:
         needed = est.n * (est.half_width / est.tol) ** 2
+        reach = (f"about {needed:.2g} points would reach it" if needed <= 2**64 - 1 else
+                 f"the target is out of reach: it needs about {needed:.2g} points, beyond "
+                 "the stream's 2**64 - 1")
         print(f"pymcpi: warning: precision target not met: the {100 * est.confidence:g}% "
               f"interval's half-width is {est.half_width:.3g} > --tol {est.tol:g} after all "
-              f"n={est.n:,} points; about {needed:.2g} points would reach it",
-              file=sys.stderr)
+              f"n={est.n:,} points; {reach}", file=sys.stderr)
     if args.json:
         print(json.dumps(est.to_dict()))
         return
     low, high = est.ci(est.confidence)
     error = est.pi - math.pi
-    sigmas = error / est.stderr if est.stderr else math.inf
     rate = est.n / est.elapsed if est.elapsed > 0 else math.inf
-    print(f"pi      ~= {est.pi:.12f} +- {est.stderr:.3g} (standard error)")
+    if est.stderr > 0:
+        print(f"pi      ~= {est.pi:.12f} +- {est.stderr:.3g} (standard error)")
+    else:  # hits is 0 or n: p (1 - p) is 0, which says nothing of the spread
+        which = "its one point" if est.n == 1 else f"all {est.n:,} points"
+        side = "inside" if est.hits else "outside"
+        print(f"pi      ~= {est.pi:.12f}, standard error 0 because {which} fell {side} "
+              "the quarter circle: too few points to measure the spread")
     print(f"{f'{100 * est.confidence:g}% CI':<10} [{low:.12f}, {high:.12f}]")
     if est.tol is not None:
         print(f"target     half-width {est.half_width:.3g} "
               f"{'<=' if est.target_met else '>'} tol {est.tol:g}: "
               f"{'met' if est.target_met else 'NOT met'}")
-    print(f"error      {error:+.3g} ({sigmas:+.2f} standard errors)")
+    sigmas = f" ({error / est.stderr:+.2f} standard errors)" if est.stderr > 0 else ""
+    print(f"error      estimate - math.pi = {error:+.3g}{sigmas}")
     print(f"points     n={est.n:,}  hits={est.hits:,}  seed={est.seed}")
     print(f"run        {est.elapsed:.3f} s, {rate / 1e6:,.0f} M points/s, "
           f"backend={est.backend}, workers={est.workers}, simd={simd()}")
@@ -284,11 +292,41 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    0 on success; 2 after an error, said in one line on stderr; 130 after
+    Ctrl-C; 141 when the reader of stdout closed it before the output was
+    all written, as ``pymcpi run -n 1e9 | head -1`` does. That is what a
+    shell reports for a program that SIGPIPE ended (128 + 13), as it ends
+    ``yes | head -1``: the rest of the output is dropped without a word, and
+    with ``set -o pipefail`` the pipeline still tells that the output was cut
+    short. (Python ignores SIGPIPE, and sees a closed pipe as
+    BrokenPipeError instead.)
+    """
+    import os
+
+    try:
+        try:
+            status = _main(argv)
+        finally:  # the output waits in a buffer: a closed pipe shows when it is flushed
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # What is left in the buffer goes to devnull when Python exits,
+        # instead of a second BrokenPipeError there.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     command = {"run": _run, "info": _info, "bench": _bench}[args.command]
     try:
         command(args)
+    except BrokenPipeError:
+        raise  # for main, not an error to report
     except (ValueError, TypeError, MemoryError, RuntimeError, OSError) as exc:
         print(f"pymcpi: error: {exc}", file=sys.stderr)
         return 2

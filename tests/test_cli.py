@@ -385,3 +385,75 @@ def test_workers_alone_chooses_threads(workers, backend):
     assert (d["backend"], d["workers"], d["hits"]) == (backend, int(workers),
                                                        pymcpi.count_hits(10**6, 3))
     assert "threads when --workers is above 1" in " ".join(cli("run", "--help").stdout.split())
+
+
+@pytest.mark.parametrize("args", [("run", "-n", "1e6"), ("run", "-n", "1e6", "--json"),
+                                  ("info",), ("info", "--json")])
+def test_a_closed_pipe_ends_quietly_with_status_141(args):
+    # A real pipe whose reader is gone before anything is written, as after
+    # "| head -1" has its line: every write to it fails with EPIPE.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([SCRIPT, *args], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=300, cwd=tempfile.gettempdir(),
+                              env=python_env())
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (141, "")
+
+
+def test_head_reads_the_first_line_and_the_rest_is_dropped_quietly():
+    proc = subprocess.Popen([SCRIPT, "run", "-n", "1e6"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(),
+                            env=python_env())
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the reader leaves, as head -1 does
+        err = proc.stderr.read()
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert first.startswith("pi      ~= ")
+    assert proc.returncode in (0, 141) and err == ""  # 0 if it had written all already
+
+
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("inside", [True, False])
+def test_tiny_runs_say_why_the_standard_error_is_0(n, inside):
+    import math
+
+    seed = next(s for s in range(1000) if pymcpi.count_hits(n, s) == (n if inside else 0))
+    proc = cli("run", "-n", str(n), "--seed", str(seed))
+    assert proc.returncode == 0, proc.stderr
+    which = "its one point" if n == 1 else f"all {n} points"
+    side = "inside" if inside else "outside"
+    assert (f"standard error 0 because {which} fell {side} the quarter circle: "
+            "too few points to measure the spread") in proc.stdout
+    assert "inf" not in proc.stdout and "+- 0 " not in proc.stdout
+    error = next(line for line in proc.stdout.splitlines() if line.startswith("error"))
+    assert error == f"error      estimate - math.pi = {4.0 * inside - math.pi:+.3g}"
+
+
+def test_error_line_says_what_it_compares():
+    import math
+
+    proc = cli("run", "-n", "1e6", "--seed", "5", "--json")
+    d = json.loads(proc.stdout)
+    error = d["pi"] - math.pi
+    human = cli("run", "-n", "1e6", "--seed", "5").stdout
+    assert (f"error      estimate - math.pi = {error:+.3g} "
+            f"({error / d['stderr']:+.2f} standard errors)") in human.splitlines()
+
+
+@pytest.mark.parametrize("tol,end", [
+    ("1e-6", "; about 1e+13 points would reach it"),
+    ("1e-12", "; the target is out of reach: it needs about 1e+25 points, beyond the "
+              "stream's 2**64 - 1"),
+])
+def test_unmet_target_says_whether_the_stream_can_reach_it(tol, end):
+    proc = cli("run", "-n", "1e6", "--tol", tol, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.rstrip("\n").endswith(end), proc.stderr
