@@ -60,6 +60,21 @@ def digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: v for k, v in data.items() if k != "sha256"})).hexdigest()
 
 
+def _differences(saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """The params that differ, as ``key=saved (now value)``. A run without a
+    target (``tol`` None) has no confidence level either: its confidence is
+    None whatever level was asked for, and the message says why."""
+    parts = []
+    for key in now:
+        if saved[key] == now[key]:
+            continue
+        why = ""
+        if key == "confidence" and None in (saved[key], now[key]):
+            why = ": confidence is part of a run only with a target, tol"
+        parts.append(f"{key}={saved[key]!r} (now {now[key]!r}{why})")
+    return ", ".join(parts)
+
+
 class Checkpoint:
     """The checkpoint file of one run.
 
@@ -159,10 +174,9 @@ class Checkpoint:
         if not isinstance(params, dict) or set(params) != set(self.params):
             raise self._fail("bad params")
         if params != self.params:
-            diff = ", ".join(f"{key}={params[key]!r} (now {self.params[key]!r})"
-                             for key in sorted(self.params) if params[key] != self.params[key])
-            raise ValueError(f"checkpoint {str(self.path)!r} belongs to another run: {diff}; "
-                             "use another file or remove it")
+            raise ValueError(f"checkpoint {str(self.path)!r} belongs to another run: "
+                             f"{_differences(params, self.params)}; use another file or "
+                             "remove it")
         elapsed = data["elapsed_s"]
         if type(elapsed) not in (int, float) or not 0 <= elapsed < math.inf:
             raise self._fail("bad elapsed_s")

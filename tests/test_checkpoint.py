@@ -437,3 +437,32 @@ def test_cli_reports_a_corrupt_checkpoint_in_one_line(tmp_path):
                           cwd=tempfile.gettempdir(), env=python_env())
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "corrupt" in proc.stderr, proc.stderr
+
+
+def test_confidence_without_a_target_is_explained_in_the_mismatch(tmp_path):
+    # The first run had a target at 99%; the second gives --confidence 0.99
+    # but forgets --tol, so its confidence is not part of the run.
+    path = tmp_path / "run.json"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-P", "-m", "pymcpi", "run", "-n", str(SMALL),
+                               "--checkpoint", str(path), "--no-progress", *args],
+                              capture_output=True, text=True, timeout=60,
+                              cwd=tempfile.gettempdir(), env=python_env())
+
+    assert run("--tol", "1e-9", "--confidence", "0.99").returncode == 0
+    proc = run("--confidence", "0.99")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"pymcpi: error: checkpoint {str(path)!r} belongs to another run: tol=1e-09 "
+        "(now None), confidence=0.99 (now None: confidence is part of a run only with a "
+        "target, tol); use another file or remove it\n")
+
+
+def test_a_target_where_the_checkpoint_had_none_is_explained(tmp_path):
+    path = tmp_path / "run.json"
+    estimate_pi(SMALL, seed=SEED, checkpoint=path)
+    with pytest.raises(ValueError, match=r"another run: tol=None \(now 0\.001\), "
+                       r"confidence=None \(now 0\.95: confidence is part of a run only "
+                       r"with a target, tol\); use another file"):
+        estimate_pi(SMALL, seed=SEED, tol=1e-3, checkpoint=path)
