@@ -189,23 +189,36 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> None:
     from . import estimate_pi, simd
+    from .launcher import LaunchError, launched_rank
 
     backend = args.backend
+    ranks = launched_ranks()
     if backend == "auto":  # never one full run per rank: see launcher.py
-        if launched_ranks() > 1:
+        if ranks > 1:
             backend = "mpi"
         else:  # --workers 4 asks for 4 workers: threads, as the kernel releases the GIL
             backend = "threads" if (args.workers or 1) > 1 else "serial"
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     try:
+        if backend != "mpi" and ranks > 1:  # nobody can give each rank a seed of its own here
+            raise LaunchError(
+                f"this is one of {ranks} tasks that an MPI launcher started, and --backend "
+                f"{backend} would count all n points in each of them: use --backend mpi (or "
+                "auto) to share the run, or start one task (srun -n 1, mpiexec -n 1) to "
+                "count alone")
         est = estimate_pi(args.n, seed=args.seed, backend=backend, workers=args.workers,
                           progress=progress, tol=args.tol, confidence=args.confidence,
                           checkpoint=args.checkpoint)
+    except LaunchError:
+        # Every task of the job finds the same; the launcher's rank 0 says it.
+        if launched_rank() != 0:
+            raise SystemExit(2) from None
+        raise
     except ImportError as exc:
         if exc.name != "mpi4py" and "mpi4py" not in str(exc):
             raise
         started = "" if args.backend == "mpi" else (
-            f"started as one of {launched_ranks()} MPI ranks, so --backend mpi; ")
+            f"started as one of {ranks} MPI ranks, so --backend mpi; ")
         raise RuntimeError(f"{started}the mpi backend needs mpi4py: "
                            'pip install "pymcpi[mpi]"') from None
     if backend == "mpi" and _mpi_rank() != 0:
