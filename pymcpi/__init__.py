@@ -23,7 +23,6 @@ path at import; every path gives the same answers.
 import itertools
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 
 def _started_as_cli() -> bool:
@@ -70,10 +69,12 @@ except ImportError:
 from ._core import count_hits, count_inside, sample_points, simd, simd_paths  # noqa: E402
 from .chunks import Chunk, split  # noqa: E402
 from .estimate import Estimate, estimate_pi  # noqa: E402
+from .signals import Terminated  # noqa: E402
 
 __all__ = [
     "Chunk",
     "Estimate",
+    "Terminated",
     "count_hits",
     "count_inside",
     "estimate_pi",
@@ -83,10 +84,8 @@ __all__ = [
     "split",
 ]
 
-try:
-    __version__ = version("pymcpi")
-except PackageNotFoundError:  # pragma: no cover - running from a bare build
-    __version__ = "unknown"
+# Written once, in _version.py, which pyproject.toml reads too.
+from ._version import __version__  # noqa: E402
 
 
 def _apply_simd_override() -> None:

@@ -1,19 +1,17 @@
-"""The runners that count pieces of the stream: the calling thread, a thread
-pool, worker processes, a pool the user brings (multiprocessing, any
+"""The runners that count a run's pieces: the calling thread, a thread pool,
+worker processes, a pool the user brings (multiprocessing, any
 concurrent.futures executor, Dask, Ray, loky, mpi4py.futures), and MPI ranks.
 
-A local runner takes an iterator of pieces ``(start, count)`` and yields
-``(start, count, hits)`` as pieces finish, in any order, keeping a bounded
-window of pieces in flight and never reading the iterator further ahead: a run
-of 2**64 points costs no more memory than a small one. MPI ranks instead
-split each round among themselves (`MPIRunner.count_round`). The caller adds
-counts up exactly, so the result never depends on the runner or on how many
-workers it has.
+Every runner keeps the same contract, `Runner`; `estimate_pi` knows no other.
+The schedule (`schedule.py`) decides which piece comes next and how big it
+is; a runner only moves pieces to its workers and results back. Pools keep a
+window of pieces in flight, `QUEUED_PER_WORKER` per worker, so that whichever
+worker is free starts the next piece at once. MPI ranks ask rank 0 for their
+next piece when they finish one (`MPIRunner`).
 """
 
 from __future__ import annotations
 
-import bisect
 import multiprocessing
 import os
 import queue
@@ -22,17 +20,18 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from ._core import BLOCK, count_hits
-from .chunks import as_index, count_arg
-from .engine import Ledger, pieces
+from ._core import count_hits
+from .checks import index
+from .engine import Span
+from .launcher import check_world
+from .schedule import Desk, Schedule
 
-__all__ = ["BACKENDS", "make_runner"]
+__all__ = ["BACKENDS", "Runner", "make_runner"]
 
 BACKENDS = ("serial", "threads", "processes", "mpi")
 
@@ -41,17 +40,76 @@ BACKENDS = ("serial", "threads", "processes", "mpi")
 # the run gives up.
 MAX_BROKEN = 3
 
-# Pieces kept in flight per worker: one running, the rest queued, so that no
+# Pieces kept in flight per worker: one running and one queued, so that no
 # worker waits for the driver between two pieces (CPython's process pool
 # keeps one extra call queued for the same reason).
-QUEUED_PER_WORKER = 4
+QUEUED_PER_WORKER = 2
 
 # The window for a user's pool that cannot tell its size: enough to keep a
-# cluster of a few hundred workers busy; ``workers=`` overrides it.
+# cluster of a hundred workers busy; ``workers=`` overrides it.
 UNKNOWN_POOL_WINDOW = 256
 
-Piece = tuple[int, int]  # (start, count)
-Result = tuple[int, int, int]  # (start, count, hits)
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """What every backend implements; `estimate_pi` uses nothing else.
+
+    One process, the *lead*, holds the run's schedule, ledger, progress bar
+    and checkpoint: the only process locally, rank 0 under MPI. A new backend
+    implements these five members and is added to `make_runner`.
+
+    Attributes
+    ----------
+    backend : str
+        Its name, as `Estimate.backend` reports it.
+    workers : int
+        How many workers count: the schedule sizes pieces for them.
+    lead : bool
+        Whether this process is the lead.
+    """
+
+    backend: str
+    workers: int
+    lead: bool
+
+    def on_lead(self, make: Callable[[], T]) -> T | None:
+        """``make()`` on the lead; its exception, if any, raised on every
+        process. Returns its result on the lead, None elsewhere."""
+
+    def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
+        """Count the pieces ``schedule`` deals (the lead's; None elsewhere)
+        until the run is decided, reporting each finished piece to it, and
+        call ``tick()`` on the lead every piece or so, from the thread that
+        called run (for the progress bar and the checkpoint)."""
+
+    def agree(self, values: tuple[float, ...] | None) -> tuple[float, ...]:
+        """The lead's ``values`` (the result), on every process."""
+
+    def abort(self, exc: BaseException, note: str) -> None:
+        """Called on every process that is leaving the run with ``exc``,
+        after the lead's final save: end whatever would otherwise wait for
+        this process forever. ``note`` is the line that says how the run
+        ended, for a runner that ends the process itself."""
+
+    def close(self) -> None:
+        """Release the workers (a pool the user brought stays open)."""
+
+
+def count_piece(count: int, seed: int, start: int) -> tuple[int, float, float, str]:
+    """The task a worker runs: the hits among points ``[start, start +
+    count)``, when it counted them (``time.time()`` before and after) and
+    which worker it is (host, process and thread)."""
+    began = time.time()
+    hits = count_hits(count, seed, start)
+    thread = threading.current_thread()
+    where = f"{_HOST}/{os.getpid()}"
+    if thread is not threading.main_thread():
+        where += f"/{thread.name}"
+    return hits, began, time.time(), where
+
+
+_HOST = os.uname().nodename if hasattr(os, "uname") else "host"
 
 
 def default_workers() -> int:
@@ -62,27 +120,40 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def checked_hits(hits: object, count: int) -> int:
-    """A worker's answer as an int in ``[0, count]``. An engine that reports
-    a failure as a returned exception object (Ray's pool does) has it raised
-    here, as itself."""
-    if isinstance(hits, BaseException):
-        raise hits
-    index = as_index(hits)  # an engine may hand back a NumPy integer
-    if index is None or not 0 <= index <= count:
-        raise RuntimeError(f"a worker returned {hits!r} for a piece of {count} points")
-    return index
+def checked_result(result: object, piece: Span) -> tuple[int, float, float, str]:
+    """A worker's answer for ``piece``, checked: hits in ``[0, count]``, two
+    times in order and a worker name. An engine that reports a failure as a
+    returned exception object (Ray's pool does) has it raised here, as
+    itself."""
+    if isinstance(result, BaseException):
+        raise result
+    try:
+        hits, began, ended, worker = result  # type: ignore[misc]
+        hits = index(hits, "hits")  # an engine may hand back a NumPy integer
+        if not (0 <= hits <= piece.count and float(began) <= float(ended)
+                and isinstance(worker, str)):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RuntimeError(f"a worker returned {result!r} for a piece of {piece.count} "
+                           "points") from None
+    return hits, float(began), float(ended), worker
 
 
-class SerialRunner:
-    """Counts pieces one after another in the calling thread."""
+class _Local:
+    """What the runners of a single process share: the lead is here, and a
+    window of pieces is kept in flight on a pool."""
 
-    backend = "serial"
-    workers = 1
+    lead = True
 
-    def run(self, seed: int, work: Iterable[Piece]) -> Iterator[Result]:
-        for start, count in work:
-            yield start, count, count_hits(count, seed, start)
+    def on_lead(self, make: Callable[[], T]) -> T:
+        return make()
+
+    def agree(self, values: tuple[float, ...] | None) -> tuple[float, ...]:
+        assert values is not None
+        return values
+
+    def abort(self, exc: BaseException, note: str) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -91,62 +162,58 @@ class SerialRunner:
 class _Task:
     """One piece in flight, and the handle its pool gave back."""
 
-    __slots__ = ("start", "count", "handle")
+    __slots__ = ("piece", "handle")
 
-    def __init__(self, start: int, count: int) -> None:
-        self.start, self.count = start, count
+    def __init__(self, piece: Span) -> None:
+        self.piece = piece
         self.handle: Any = None
 
 
-def _submitter(pool: Any) -> tuple[Callable[[int, int, int, Callable[[], None]], Any],
+def _submitter(pool: Any) -> tuple[Callable[[Span, int, Callable[[], None]], Any],
                                     Callable[[Any], object]]:
-    """``submit(count, seed, start, done)`` and ``result(handle)`` for a
+    """``submit(piece, seed, done)`` and ``result(handle)`` for a
     concurrent.futures executor (``submit``) or a multiprocessing-style pool
     (``apply_async``: multiprocessing's and Ray's). ``done`` is called once the
     task has finished, in whatever thread the pool uses."""
     if hasattr(pool, "submit"):
-        def submit(count: int, seed: int, start: int, done: Callable[[], None]) -> Any:
-            future = pool.submit(count_hits, count, seed, start)
+        def submit(piece: Span, seed: int, done: Callable[[], None]) -> Any:
+            future = pool.submit(count_piece, piece.count, seed, piece.start)
             future.add_done_callback(lambda _: done())
             return future
 
         return submit, lambda future: future.result()
 
-    def apply(count: int, seed: int, start: int, done: Callable[[], None]) -> Any:
-        return pool.apply_async(count_hits, (count, seed, start),
+    def apply(piece: Span, seed: int, done: Callable[[], None]) -> Any:
+        return pool.apply_async(count_piece, (piece.count, seed, piece.start),
                                 callback=lambda _: done(), error_callback=lambda _: done())
 
     return apply, lambda handle: handle.get()
 
 
-def _as_completed(pool: Any, seed: int, work: Iterator[Piece], window: int,
-                  inflight: dict[_Task, None],
-                  healthy: Callable[[], bool] = lambda: True) -> Iterator[Result]:
-    """Yield ``(start, count, hits)`` as pieces finish, keeping at most
-    ``window`` pieces submitted and reading ``work`` no further ahead; on any
-    exit before the end, cancel what has not started.
+def _drive(pool: Any, schedule: Schedule, seed: int, window: int, tick: Callable[[], None],
+           healthy: Callable[[], bool] = lambda: True) -> None:
+    """Count ``schedule``'s pieces on ``pool``, keeping ``window`` in flight,
+    until the run is decided; on any exit before that, cancel what has not
+    started and give back to the schedule what was in flight.
 
-    ``inflight`` holds the pieces taken from ``work`` that have not come back
-    (a piece enters it before it is submitted), so that after a failure the
-    caller can count them again. Finished tasks come through a queue that the
-    pool's callbacks fill, not from concurrent.futures.wait: wait takes the
-    lock of every pending future on each call, and a Ctrl-C between two of
-    those acquisitions leaves locks held, so that shutting the pool down then
-    hangs. While waiting, ``healthy()`` is asked every second; once it says
-    no, the pool will never answer, and BrokenProcessPool is raised."""
+    Finished tasks come through a queue that the pool's callbacks fill, not
+    from concurrent.futures.wait: wait takes the lock of every pending future
+    on each call, and a Ctrl-C between two of those acquisitions leaves locks
+    held, so that shutting the pool down then hangs. While waiting,
+    ``healthy()`` is asked every second; once it says no, the pool will never
+    answer, and BrokenProcessPool is raised."""
     submit, result = _submitter(pool)
     finished: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+    inflight: set[_Task] = set()
 
-    def submit_next() -> None:
-        for start, count in work:
-            task = _Task(start, count)
-            inflight[task] = None
-            task.handle = submit(count, seed, start, lambda: finished.put(task))
-            return
+    def refill() -> None:
+        for piece in schedule.refill(window, time.perf_counter()):
+            task = _Task(piece)
+            inflight.add(task)  # before submitting: if that fails, it is given back
+            task.handle = submit(piece, seed, lambda task=task: finished.put(task))
 
     try:
-        for _ in range(window):
-            submit_next()
+        refill()
         while inflight:
             try:
                 task = finished.get(timeout=1.0)
@@ -154,17 +221,41 @@ def _as_completed(pool: Any, seed: int, work: Iterator[Piece], window: int,
                 if not healthy():
                     raise BrokenProcessPool("the pool's manager thread has ended") from None
                 continue
-            hits = checked_hits(result(task.handle), task.count)
-            submit_next()  # before the task leaves inflight: if this fails, it is redone
-            del inflight[task]
-            yield task.start, task.count, hits
+            hits, began, ended, worker = checked_result(result(task.handle), task.piece)
+            inflight.discard(task)
+            schedule.finish(task.piece, hits, began, ended, worker, time.perf_counter())
+            refill()
+            tick()
+        if not schedule.done:
+            raise RuntimeError("the schedule dealt no work and is not finished")  # a bug
     finally:
         for task in inflight:
             if hasattr(task.handle, "cancel"):
                 task.handle.cancel()
+            schedule.lost(task.piece)
 
 
-class ThreadRunner:
+class _Inline:
+    """An executor that runs each task at once, in the calling thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+class SerialRunner(_Local):
+    """Counts pieces one after another in the calling thread."""
+
+    backend = "serial"
+    workers = 1
+
+    def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
+        assert schedule is not None
+        _drive(_Inline(), schedule, seed, 1, tick)
+
+
+class ThreadRunner(_Local):
     """A thread pool; it scales because count_hits releases the GIL."""
 
     backend = "threads"
@@ -173,23 +264,28 @@ class ThreadRunner:
         self.workers = workers
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="pymcpi")
 
-    def run(self, seed: int, work: Iterable[Piece]) -> Iterator[Result]:
-        return _as_completed(self.executor, seed, iter(work),
-                             QUEUED_PER_WORKER * self.workers, {})
+    def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
+        assert schedule is not None
+        _drive(self.executor, schedule, seed, QUEUED_PER_WORKER * self.workers, tick)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _die_with_driver(driver: int, forked_by_driver: bool) -> None:
-    """Worker initializer: end this worker when the driver process dies, even
-    by SIGKILL or the OOM killer, so that an interrupted run leaves no idle
-    workers behind (they would wait for work forever).
+def _worker_start(driver: int, forked_by_driver: bool) -> None:
+    """Worker initializer. Signals meant for the job (Ctrl-C at the terminal,
+    a scheduler's SIGTERM to every process) are left to the driver, which
+    saves what is finished and then ends the workers itself. And the worker
+    ends when the driver dies, even by SIGKILL or the OOM killer, so that an
+    interrupted run leaves no idle workers behind.
 
     A worker that the driver started itself asks Linux to kill it when its
     parent dies (PR_SET_PDEATHSIG). A worker of a fork server, whose parent is
     the server, watches the driver instead; the server then ends too, once its
     last worker is gone."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     if forked_by_driver and sys.platform.startswith("linux"):
         import ctypes
 
@@ -223,15 +319,15 @@ def _alive(pid: int) -> bool:
         return True
 
 
-class ProcessRunner:
+class ProcessRunner(_Local):
     """Worker processes of the default multiprocessing context (fork, spawn or
-    forkserver). The task is pymcpi's own count_hits, so it pickles under
+    forkserver). The task is pymcpi's own `count_piece`, so it pickles under
     every start method, from scripts, REPLs and notebooks alike.
 
     A worker that dies (SIGKILL, the OOM killer) breaks the pool, and a killed
     fork server makes starting workers fail: either way a new pool is started
-    (with a new server), the pieces that were in flight are counted first, and
-    the run goes on; after `MAX_BROKEN` failures in a row without a piece
+    (with a new server), the pieces that were in flight are dealt again first,
+    and the run goes on; after `MAX_BROKEN` failures in a row without a piece
     finishing, it gives up with the last error as the cause.
     """
 
@@ -242,34 +338,27 @@ class ProcessRunner:
         self.context = multiprocessing.get_context()
         self.executor: ProcessPoolExecutor | None = None
 
-    def run(self, seed: int, work: Iterable[Piece]) -> Iterator[Result]:
-        work = iter(work)
-        redo: deque[Piece] = deque()
-
-        def feed() -> Iterator[Piece]:
-            while redo:
-                yield redo.popleft()
-            for piece in work:  # not yield from: closing this feed must not close work
-                yield piece
-
+    def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
+        assert schedule is not None
         broken = 0
+
+        def ticked() -> None:
+            nonlocal broken
+            broken = 0  # a piece finished
+            tick()
+
         while True:
-            inflight: dict[_Task, None] = {}
             try:
                 if self.executor is None:
                     self.executor = self._start()
                 executor = self.executor
-                for result in _as_completed(executor, seed, feed(),
-                                            QUEUED_PER_WORKER * self.workers, inflight,
-                                            lambda: _manager_alive(executor)):
-                    broken = 0
-                    yield result
+                _drive(executor, schedule, seed, QUEUED_PER_WORKER * self.workers, ticked,
+                       lambda: _manager_alive(executor))
                 return
             except (BrokenProcessPool, OSError, EOFError) as exc:
                 # A dead worker breaks the pool; a dead fork server refuses
                 # the connection (or closes it) when workers are started.
                 broken += 1
-                redo.extendleft(sorted(((t.start, t.count) for t in inflight), reverse=True))
                 self._stop()
                 if broken > MAX_BROKEN:
                     raise RuntimeError(
@@ -281,7 +370,7 @@ class ProcessRunner:
 
     def _start(self) -> ProcessPoolExecutor:
         executor = ProcessPoolExecutor(
-            self.workers, mp_context=self.context, initializer=_die_with_driver,
+            self.workers, mp_context=self.context, initializer=_worker_start,
             initargs=(os.getpid(), self.context.get_start_method() != "forkserver"))
         # Start the workers and the pool's threads now: a pool that cannot
         # (no memory for a thread under RLIMIT_AS, too many processes) raises
@@ -319,8 +408,9 @@ def _manager_alive(executor: ProcessPoolExecutor) -> bool:
 def _terminate(executor: ProcessPoolExecutor) -> None:
     # The executor has no public way to stop running tasks; its worker
     # processes are in _processes on every Python version pymcpi supports.
+    # SIGKILL: the workers ignore SIGTERM (see _worker_start).
     for process in list((getattr(executor, "_processes", None) or {}).values()):
-        process.terminate()
+        process.kill()
     executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -342,7 +432,7 @@ def pool_size(pool: Any) -> int | None:
     return None
 
 
-class PoolRunner:
+class PoolRunner(_Local):
     """A pool the user owns: a multiprocessing.Pool (or Ray's), a
     concurrent.futures executor (Dask's ``client.get_executor()``, loky's,
     ``mpi4py.futures.MPIPoolExecutor``). It is used, not closed.
@@ -365,197 +455,219 @@ class PoolRunner:
         self.workers = size or UNKNOWN_POOL_WINDOW
         self.window = QUEUED_PER_WORKER * size if size else UNKNOWN_POOL_WINDOW
 
-    def run(self, seed: int, work: Iterable[Piece]) -> Iterator[Result]:
-        return _as_completed(self.pool, seed, iter(work), self.window, {})
-
-    def close(self) -> None:
-        pass
+    def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
+        assert schedule is not None
+        _drive(self.pool, schedule, seed, self.window, tick)
 
 
 class MPIRunner:
     """MPI ranks of ``comm``, called collectively.
 
-    Each round's unfinished work is divided among the ranks by whole blocks,
-    so every rank works whatever ``n`` is; each counts its share in pieces on
-    its own. Ranks exchange only fixed-size uint64 buffers: one ``Allreduce``
-    of 2 words at each round end, so that every rank makes the same precision
-    decision, and every `EXCHANGE` points of a share an ``Igather`` of 2 words
-    (points done, hits) to rank 0, for its progress bar and checkpoint. The
-    gathers are non-blocking and up to `IN_FLIGHT` may be outstanding, so no
-    rank waits for another (or for rank 0's disk) between round ends.
+    Rank 0 holds the schedule. Every rank, rank 0 included, counts a piece,
+    hands it in and asks for the next (`schedule.Desk`), so a rank that is
+    three times slower counts a third as much and all ranks finish together.
+    Rank 0 answers the other ranks from a service thread while its main
+    thread counts; where MPI gives no thread support for that, rank 0 only
+    serves. A request and its answer are fixed-size uint64 buffers: the
+    finished piece (start, count, hits, its times in nanoseconds, how long
+    the rank waited for it) and the next piece (start, count; count 0 means
+    the run is over). Rank 0 hears of every finished piece at once, so its
+    progress bar and checkpoint are never more than a piece behind any rank;
+    every other rank keeps O(1) state.
     """
 
     backend = "mpi"
-
-    # Points of a share between two exchanges: 2**32 take about 2 s on
-    # AVX-512 and 10 s on the scalar path.
-    EXCHANGE = 1 << 32
-    IN_FLIGHT = 4
+    ASK, ANSWER = 1, 2  # message tags
+    STOP_WAIT = 10.0  # seconds a rank that must stop waits for rank 0 to end the job
 
     def __init__(self, comm: Any) -> None:
+        try:
+            from mpi4py import MPI  # only now: importing it initialises MPI
+        except ImportError as exc:
+            raise ImportError(
+                'backend="mpi" needs mpi4py: pip install "pymcpi[mpi]" '
+                f"(or pip install \".[mpi]\" in a clone) ({exc})") from exc
         if comm is None:
-            try:
-                from mpi4py import MPI  # only now: importing it initialises MPI
-            except ImportError as exc:
-                raise ImportError(
-                    'backend="mpi" needs mpi4py: pip install "pymcpi[mpi]" '
-                    f"(or pip install \".[mpi]\" in a clone) ({exc})") from exc
             comm = MPI.COMM_WORLD
+            check_world(comm.Get_size())
+        self.MPI = MPI
         self.comm = comm
         self.rank = comm.Get_rank()
         self.workers = comm.Get_size()
-        self.synchronisations = 0  # collective calls, for the benchmark and tests
+        self.lead = self.rank == 0
+        self.threaded = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
 
-    def share(self, gaps: list[tuple[int, int]], rank: int) -> tuple[int, int]:
-        """Rank ``rank``'s share of a round's gaps, as ``[offset, offset +
-        size)`` in the gaps laid end to end: whole blocks, sizes differing by
-        at most one block, like `split`."""
-        total = sum(end - start for start, end in gaps)
-        blocks, rest = divmod(total, BLOCK)
-        share, extra = divmod(blocks, self.workers)
-        offset = (rank * share + min(rank, extra)) * BLOCK
-        size = (share + (rank < extra)) * BLOCK + (rest if rank == self.workers - 1 else 0)
-        return offset, size
+    def on_lead(self, make: Callable[[], T]) -> T | None:
+        result: T | None = None
+        error: BaseException | None = None
+        if self.lead:
+            try:
+                result = make()
+            except (OSError, ValueError, TypeError) as exc:
+                error = exc
+        error = self.comm.bcast(error, root=0)  # once per run, and small
+        if error is not None:
+            raise error
+        return result
 
-    @staticmethod
-    def stream_span(gaps: list[tuple[int, int]], cumulative: list[int], offset: int,
-                    size: int) -> list[tuple[int, int]]:
-        """Points ``[offset, offset + size)`` of the gaps laid end to end, as
-        ranges of the stream."""
-        spans = []
-        i = bisect.bisect_right(cumulative, offset) - 1
-        end = offset + size
-        while offset < end:
-            start, stop = gaps[i]
-            begin = start + offset - cumulative[i]
-            take = min(stop - begin, end - offset)
-            spans.append((begin, begin + take))
-            offset += take
-            i += 1
-        return spans
+    def agree(self, values: tuple[float, ...] | None) -> tuple[float, ...]:
+        return tuple(self.comm.bcast(values, root=0))
 
-    def count_round(self, seed: int, ledger: Ledger, start: int, end: int, size: int,
-                    tick: Callable[[int, Callable[[], list[tuple[int, int, int]]]], None]
-                    ) -> None:
-        """Count ``[start, end)``'s gaps across the ranks and record the whole
-        round in ``ledger`` on every rank. On rank 0, ``tick(points, ranges)``
-        is called as work is known to be done: ``points`` new since the last
-        tick, ``ranges()`` the finished ranges so far, for a checkpoint."""
+    def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
+        if self.workers == 1:
+            assert schedule is not None
+            _drive(_Inline(), schedule, seed, 1, tick)
+        elif self.lead:
+            assert schedule is not None
+            self._lead(Desk(schedule), seed, tick)
+        else:
+            self._follow(seed)
+
+    def _follow(self, seed: int) -> None:
+        """A rank other than 0: ask, count, hand in, until told to stop."""
         import numpy as np
 
-        from mpi4py import MPI
-
-        gaps = ledger.gaps(start, end)
-        cumulative = [0]
-        for a, b in gaps:
-            cumulative.append(cumulative[-1] + b - a)
-        offset, mine = self.share(gaps, self.rank)
-        longest = max(self.share(gaps, 0)[1], self.share(gaps, self.workers - 1)[1])
-        exchanges = longest // self.EXCHANGE  # the same on every rank
-        posted: deque[Any] = deque()
-        known = np.zeros((self.workers, 2), dtype=np.uint64) if self.rank == 0 else None
-        shown = 0  # points rank 0 has reported through tick
-        done = hits = sent = 0
-
-        def ranges() -> list[tuple[int, int, int]]:
-            assert known is not None
-            view = Ledger(ledger.n, ledger.edges, ledger.ranges())
-            for rank in range(self.workers):
-                d, h = (done, hits) if rank == 0 else map(int, known[rank])
-                if d:
-                    spans = self.stream_span(gaps, cumulative, self.share(gaps, rank)[0], d)
-                    view.add(spans[0][0], spans[-1][1], h)
-            return view.ranges()
-
-        def report() -> None:
-            nonlocal shown
-            if known is None:
+        ask = np.zeros(7, dtype=np.uint64)  # start, count, hits, began, ended, waited, signal
+        answer = np.zeros(2, dtype=np.uint64)  # start, count
+        self._asking = ask
+        while True:
+            asked = time.perf_counter()
+            self.comm.Send(ask, dest=0, tag=self.ASK)
+            self.comm.Recv(answer, source=0, tag=self.ANSWER)
+            waited = time.perf_counter() - asked
+            start, count = int(answer[0]), int(answer[1])
+            if count == 0:
                 return
-            total = done + int(known[1:, 0].sum(dtype=np.uint64))
-            tick(total - shown, ranges)
-            shown = total
+            began = time.time_ns()
+            hits = count_hits(count, seed, start)
+            ask[:] = (start, count, hits, began, time.time_ns(), int(waited * 1e9), 0)
 
-        def complete() -> None:
-            """Complete the oldest exchange; rank 0 keeps its bar and
-            checkpoint going while it waits."""
-            request, _, buffer = posted.popleft()
-            if known is None:
-                request.Wait()
-                return
-            while not request.Test():
-                time.sleep(0.005)
-                report()
-            np.maximum(known, buffer, out=known)  # gathers complete in order
-            report()
-
-        def exchange() -> None:
-            nonlocal sent
-            while len(posted) >= self.IN_FLIGHT or (posted and posted[0][0].Test()):
-                complete()
-            mine_now = np.array([done, hits], dtype=np.uint64)
-            buffer = np.zeros((self.workers, 2), dtype=np.uint64) if known is not None else None
-            # The send buffer must live until the gather completes.
-            posted.append((self.comm.Igather(mine_now, buffer, root=0), mine_now, buffer))
-            self.synchronisations += 1
-            sent += 1
-
-        for piece_start, count in pieces(self.stream_span(gaps, cumulative, offset, mine), size):
-            hits += count_hits(count, seed, piece_start)
-            done += count
-            while sent < exchanges and done >= (sent + 1) * self.EXCHANGE:
-                exchange()
-            report()
-        while sent < exchanges:
-            exchange()
-        while posted:
-            complete()
-        totals = np.array([done, hits], dtype=np.uint64)
-        self.comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
-        self.synchronisations += 1
-        if int(totals[0]) != cumulative[-1]:
-            raise RuntimeError(f"ranks counted {int(totals[0])} points of a round of "
-                               f"{cumulative[-1]}")  # a bug, never the user's
-        ledger.add(start, end, int(totals[1]))
-        if known is not None:
-            tick(cumulative[-1] - shown, ledger.ranges)
-
-    def broadcast_ranges(self, ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-        """Rank 0's ranges on every rank, as one uint64 buffer."""
+    def _lead(self, desk: Desk, seed: int, tick: Callable[[], None]) -> None:
+        """Rank 0: a service thread answers the other ranks while this
+        thread counts pieces of its own through the same desk."""
         import numpy as np
 
-        count = np.array([len(ranges)], dtype=np.uint64)
-        self.comm.Bcast(count, root=0)
-        table = np.zeros((int(count[0]), 3), dtype=np.uint64)
-        if self.rank == 0 and ranges:
-            table[:] = np.array(ranges, dtype=np.uint64)
-        self.comm.Bcast(table, root=0)
-        return [(int(a), int(b), int(h)) for a, b, h in table]
+        mine: list[Span | None] = []
+        ready = threading.Condition()
+        told = [0]  # ranks told that the run is over
+        failed: list[BaseException] = []
 
-    def abort(self, exc: BaseException) -> None:
+        def send(answers: list[tuple[int, Span | None]]) -> None:
+            for rank, piece in answers:
+                if rank == 0:
+                    with ready:
+                        mine.append(piece)
+                        ready.notify()
+                    continue
+                buffer = np.array((0, 0) if piece is None else (piece.start, piece.count),
+                                  dtype=np.uint64)
+                self.comm.Send(buffer, dest=rank, tag=self.ANSWER)
+                if piece is None:
+                    told[0] += 1
+
+        if not self.threaded:
+            self._serve(desk, send, told)  # rank 0 only serves
+            return
+
+        def serve() -> None:
+            try:
+                self._serve(desk, send, told)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
+                failed.append(exc)
+                with ready:
+                    ready.notify()
+
+        service = threading.Thread(target=serve, name="pymcpi-mpi-desk", daemon=True)
+        service.start()
+        finished = None
+        while True:
+            asked = time.perf_counter()
+            send(desk.ask(0, asked, finished))
+            with ready:
+                while not mine and not failed:
+                    ready.wait(0.1)
+            if failed:
+                raise failed[0]
+            piece = mine.pop()
+            if piece is None:
+                break
+            waited = time.perf_counter() - asked
+            began = time.time()
+            hits = count_hits(piece.count, seed, piece.start)
+            finished = (piece, hits, began, time.time(), waited)
+            tick()
+        while service.is_alive():
+            service.join(0.1)
+            tick()
+        if failed:
+            raise failed[0]
+
+    def _serve(self, desk: Desk, send: Callable[[list[tuple[int, Span | None]]], None],
+               told: list[int]) -> None:
+        """Answer the other ranks until each has been told the run is over.
+        A rank that must stop (a signal reached it alone) says so in its
+        request; rank 0 then stops the job as if the signal had reached it."""
+        import _thread
+
+        import numpy as np
+
+        request = np.zeros(7, dtype=np.uint64)
+        status = self.MPI.Status()
+        while told[0] < self.workers - 1:
+            self.comm.Recv(request, source=self.MPI.ANY_SOURCE, tag=self.ASK, status=status)
+            rank = status.Get_source()
+            start, count, hits, began, ended, waited, signum = map(int, request)
+            if signum:
+                _thread.interrupt_main(signum)
+                return
+            finished = None
+            if count:
+                finished = (Span(start, start + count), hits, began / 1e9, ended / 1e9,
+                            waited / 1e9)
+            send(desk.ask(rank, time.perf_counter(), finished))
+
+    def abort(self, exc: BaseException, note: str) -> None:
         """End the whole job: a rank that stops alone would leave the others
-        waiting forever in a collective call."""
-        if self.workers > 1:
-            if threading.current_thread() is threading.main_thread():
-                # The job is ending: a second Ctrl-C (mpiexec forwards one
-                # after the terminal's) must not skip the Abort below.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-            if isinstance(exc, KeyboardInterrupt):
-                # Ctrl-C reaches every rank: one line for the job, not one
-                # traceback per rank.
-                if self.rank == 0:
-                    sys.stderr.write("pymcpi: interrupted\n")
-            else:
-                sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
-                                 + "".join(traceback.format_exception(exc)))
+        waiting forever. Rank 0 ends it at once (its final save is done); any
+        other rank stopped by a signal first asks rank 0 to stop the job, so
+        that rank 0 saves every rank's finished work, and ends it itself only
+        if rank 0 does not within `STOP_WAIT` seconds."""
+        if self.workers == 1:
+            return
+        from .signals import Terminated, exit_status
+
+        if threading.current_thread() is threading.main_thread():
+            # The job is ending: a second Ctrl-C or SIGTERM (mpiexec forwards
+            # one after the terminal's) must not skip the Abort below.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        if interrupted and self.lead:
+            sys.stderr.write(note + "\n")  # one line for the job, not one per rank
+            sys.stderr.flush()
+            time.sleep(0.5)  # let the launcher forward it before the job ends
+        elif interrupted:
+            import numpy as np
+
+            signum = exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT)
+            stop = np.array((0, 0, 0, 0, 0, 0, signum), dtype=np.uint64)
+            try:
+                self.comm.Isend(stop, dest=0, tag=self.ASK)
+            except Exception:  # noqa: BLE001 - ending the job matters more
+                pass
+            time.sleep(self.STOP_WAIT)
+        elif not interrupted:
+            sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
+                             + "".join(traceback.format_exception(exc)))
             sys.stderr.flush()
             time.sleep(0.5)  # let the launcher forward the message before the job ends
-            self.comm.Abort(130 if isinstance(exc, KeyboardInterrupt) else 1)
+        self.comm.Abort(exit_status(exc))
 
     def close(self) -> None:
         pass
 
 
-def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) -> Any:
+def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) -> Runner:
     """The runner for estimate_pi's arguments, after checking them."""
     if backend is None:
         backend = "pool" if pool is not None else "mpi" if comm is not None else "serial"
@@ -563,7 +675,7 @@ def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) 
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
                          f"got {backend!r}")
     if workers is not None:
-        workers = count_arg(workers, "workers", least=1)
+        workers = index(workers, "workers", least=1)
     if backend == "pool" and pool is None:
         raise ValueError("backend='pool' is what pool= implies; pass pool= instead")
     if pool is not None and backend != "pool":

@@ -6,12 +6,12 @@ up exactly, the work can be cut anywhere: the answer never depends on the cut.
 
 # No "from __future__ import annotations": with it, NamedTuple leaves the
 # fields typed ForwardRef('int'), and inspect.signature(Chunk) shows that.
-import operator
 from typing import NamedTuple
 
 from ._core import BLOCK, _check_range
+from .checks import index
 
-__all__ = ["Chunk", "as_index", "count_arg", "split"]
+__all__ = ["Chunk", "split"]
 
 
 class Chunk(NamedTuple):
@@ -25,28 +25,6 @@ class Chunk(NamedTuple):
     n: int
     seed: int
     start: int
-
-
-def as_index(value: object) -> int | None:
-    """``value`` as an int if it is an integer (NumPy's too) other than bool,
-    else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
-def count_arg(value: object, name: str, least: int) -> int:
-    """``value`` as an int >= ``least``, or a TypeError or ValueError that
-    names the argument ``name``."""
-    index = as_index(value)
-    if index is None:
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    if index < least:
-        raise ValueError(f"{name} must be >= {least}, got {index}")
-    return index
 
 
 def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
@@ -66,8 +44,10 @@ def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
     list of Chunk
         In stream order, covering ``[0, n)`` exactly. Chunks hold whole blocks
         of the stream where they can (so no worker re-generates a block
-        another one started), and their sizes differ by at most one block.
-        Whatever ``parts`` is, ``sum(count_hits(*c) for c in split(n, parts,
+        another one started), and their sizes differ by at most one block;
+        the last chunk also takes the points after the last whole block. So
+        a run of fewer blocks (256 points each) than parts leaves some chunks
+        empty: ``split(10, 3)`` gives chunks of 0, 0 and 10 points. Whatever ``parts`` is, ``sum(count_hits(*c) for c in split(n, parts,
         seed)) == count_hits(n, seed)``.
 
     Examples
@@ -78,7 +58,7 @@ def split(n: int, parts: int, seed: int = 0) -> list[Chunk]:
             hits = sum(pool.starmap(pymcpi.count_hits, pymcpi.split(n, 4, seed=7)))
     """
     n, seed, _ = _check_range(n, seed)
-    parts = count_arg(parts, "parts", least=1)
+    parts = index(parts, "parts", least=1)
     blocks, rest = divmod(n, BLOCK)
     share, extra = divmod(blocks, parts)
     chunks, start = [], 0

@@ -1,36 +1,50 @@
-"""The work of a run as ranges of the stream: rounds, the ledger of finished
-ranges, and the pieces that runners count.
+"""The work of a run as ranges of the stream: rounds, and the ledger of
+finished ranges.
 
 A run is points ``[0, n)`` of a seed's stream. A precision target is checked
-at the ends of fixed rounds, whose edges depend on ``n`` alone; the work still
-to do in a round (its gaps in the ledger) is cut lazily into pieces. Nothing
-here grows with ``n``: rounds are O(log n), the ledger holds one range per
-hole that workers left (O(workers)), and pieces are produced on demand.
-Because ``count_hits(n, seed, start)`` is exact for any range, the answer
-never depends on how the work was cut or who counted it.
+at the ends of fixed rounds, whose edges depend on ``n`` alone. The ledger
+records what is finished; the scheduler (`schedule.py`) deals out what is not.
+Nothing here grows with ``n``: rounds are O(log n), and the ledger holds one
+range per hole that work in flight leaves (O(workers)). Because
+``count_hits(n, seed, start)`` is exact for any range, the answer never
+depends on how the work was cut or who counted it.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from ._core import BLOCK
-__all__ = ["MAX_PIECE", "Ledger", "first_round", "piece_size", "pieces", "round_edges"]
+
+__all__ = ["Counted", "Ledger", "Span", "first_round", "round_edges"]
 
 # The first precision round is about 1/64 of the run, in whole blocks, kept
-# between 2**20 points (so that per-piece costs stay negligible) and 2**28;
+# between 2**20 points (so that per-round costs stay negligible) and 2**28;
 # later rounds double the points done.
 MIN_ROUND = 1 << 20
 MAX_ROUND = 1 << 28
 
-# A piece is the unit a worker counts: 2**26 points take about 0.03 s on
-# AVX-512, 0.06 s on AVX2 and 0.3 s on the scalar path. That is long enough
-# for the per-piece cost of a process pool (about 0.1 ms) to stay below 1%,
-# and short enough for a smooth progress bar, even load on every worker and
-# little lost work when one is killed. Small runs use the first round's size
-# (n / 64, at least 2**20 points), so that they still spread over workers.
-MAX_PIECE = 1 << 26
+
+class Span(NamedTuple):
+    """Points ``[start, end)`` of the stream: a piece of work."""
+
+    start: int
+    end: int
+
+    @property
+    def count(self) -> int:
+        """The number of points, ``end - start``."""
+        return self.end - self.start
+
+
+class Counted(NamedTuple):
+    """Points ``[start, end)`` of the stream, finished, with their hits."""
+
+    start: int
+    end: int
+    hits: int
 
 
 def first_round(n: int) -> int:
@@ -38,12 +52,6 @@ def first_round(n: int) -> int:
     size = -(-n // 64)
     size = -(-size // BLOCK) * BLOCK
     return min(max(size, MIN_ROUND), MAX_ROUND)
-
-
-def piece_size(n: int) -> int:
-    """Points per piece for a run of ``n`` points: a multiple of the block,
-    fixed by ``n`` alone, so that a resumed run cuts the same way."""
-    return min(first_round(n), MAX_PIECE)
 
 
 def round_edges(n: int, growing: bool) -> list[int]:
@@ -62,8 +70,8 @@ def round_edges(n: int, growing: bool) -> list[int]:
 
 
 class Ledger:
-    """The finished ranges of a run, ``(start, end, hits)``, disjoint and
-    sorted, with neighbours merged as they join.
+    """The finished ranges of a run, disjoint and sorted, with neighbours
+    merged as they join.
 
     Ranges are never merged across a round edge, so that the hits of every
     finished round can still be read off after a resume. Its length is the
@@ -76,7 +84,7 @@ class Ledger:
     edges : iterable of int
         Round edges (see `round_edges`).
     ranges : iterable of (int, int, int), optional
-        Finished ranges to start from, in any order.
+        Finished ranges ``(start, end, hits)`` to start from, in any order.
     """
 
     def __init__(self, n: int, edges: Iterable[int],
@@ -93,18 +101,17 @@ class Ledger:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def ranges(self) -> list[tuple[int, int, int]]:
+    def ranges(self) -> list[Counted]:
         """The finished ranges, sorted."""
-        return list(zip(self.starts, self.ends, self.hits))
+        return list(map(Counted, self.starts, self.ends, self.hits))
 
     def add(self, start: int, end: int, hits: int) -> None:
         """Record ``[start, end)`` as finished, with ``hits`` new hits.
 
         Finished ranges that lie inside ``[start, end)`` are absorbed (their
-        hits kept), so a span that covers a whole round, or a worker's share
-        that runs across earlier work, is one call. Partial overlap, a range
-        outside ``[0, n)`` or more hits than new points is a ValueError: it
-        would count points twice or count points that do not exist.
+        hits kept). Partial overlap, a range outside ``[0, n)`` or more hits
+        than new points is a ValueError: it would count points twice or count
+        points that do not exist.
         """
         if not 0 <= start < end <= self.n:
             raise ValueError(f"range [{start}, {end}) is not inside [0, {self.n})")
@@ -129,17 +136,17 @@ class Ledger:
         self.ends.insert(i, end)
         self.hits.insert(i, hits)
 
-    def gaps(self, start: int, end: int) -> list[tuple[int, int]]:
-        """The unfinished ranges in ``[start, end)``, sorted."""
+    def gaps(self, start: int, end: int) -> list[Span]:
+        """The unfinished spans in ``[start, end)``, sorted."""
         i = bisect.bisect_right(self.ends, start)
         gaps, at = [], start
         while at < end and i < len(self.starts) and self.starts[i] < end:
             if self.starts[i] > at:
-                gaps.append((at, self.starts[i]))
+                gaps.append(Span(at, self.starts[i]))
             at = max(at, self.ends[i])
             i += 1
         if at < end:
-            gaps.append((at, end))
+            gaps.append(Span(at, end))
         return gaps
 
     def hits_in(self, start: int, end: int) -> int:
@@ -151,14 +158,3 @@ class Ledger:
                 or (j > i and self.ends[j - 1] != end)):
             raise ValueError(f"[{start}, {end}) is not finished")  # a bug, never the user's
         return sum(self.hits[i:j])
-
-
-def pieces(gaps: Iterable[tuple[int, int]], size: int) -> Iterator[tuple[int, int]]:
-    """Cut ``gaps`` into pieces ``(start, count)`` lazily, at multiples of
-    ``size``, so that the same run is always cut the same way."""
-    assert size % BLOCK == 0
-    for start, end in gaps:
-        while start < end:
-            stop = min((start // size + 1) * size, end)
-            yield start, stop - start
-            start = stop

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
-from ._core import _check_range as _core_check_range
-from .backends import MPIRunner, make_runner
+from .backends import Runner, make_runner
 from .checkpoint import Checkpoint
-from .chunks import as_index
-from .engine import Ledger, piece_size, pieces, round_edges
+from . import checks
+from .engine import Ledger, round_edges
 from .launcher import launched_ranks
+from .schedule import Schedule, TraceRecord
+from .signals import describe, handled
 
 __all__ = ["Estimate", "estimate_pi"]
 
@@ -47,6 +46,11 @@ class Estimate:
         The confidence level of the run's interval: the level ``tol`` refers to,
         and the one ``str()`` shows.
 
+    trace : tuple of TraceRecord or None
+        With ``estimate_pi(..., trace=True)``, one record per piece: which
+        worker counted which span of the stream, and when (seconds from the
+        start of the run). Not compared, not in ``repr`` or ``to_dict``.
+
     ``pi``, ``stderr`` and ``target_met`` are derived from the fields.
     Estimates are immutable, compare by value and pickle, so they can travel
     between processes.
@@ -60,32 +64,24 @@ class Estimate:
     workers: int = 1
     tol: float | None = None
     confidence: float = 0.95
+    trace: tuple[TraceRecord, ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("n", "hits", "seed", "workers"):
-            value = getattr(self, name)
-            index = as_index(value)
-            if index is None:
-                raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-            object.__setattr__(self, name, index)  # NumPy integers become int
-        if self.n < 1:
-            raise ValueError(f"n must be >= 1, got {self.n}")
+        # NumPy integers become int, and so on: the fields hold plain values.
+        object.__setattr__(self, "n", checks.index(self.n, "n", least=1))
+        object.__setattr__(self, "hits", checks.index(self.hits, "hits", least=None))
         if not 0 <= self.hits <= self.n:
             raise ValueError(f"hits must be in [0, n], got hits={self.hits}, n={self.n}")
-        if not 0 <= self.seed < 2**64:
-            raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if not _real(self.elapsed, "elapsed") >= 0:
+        object.__setattr__(self, "seed", checks.index(self.seed, "seed", below=checks.STREAM))
+        object.__setattr__(self, "workers", checks.index(self.workers, "workers", least=1))
+        if not checks.real(self.elapsed, "elapsed") >= 0:
             raise ValueError(f"elapsed must be >= 0 seconds, got {self.elapsed!r}")
         object.__setattr__(self, "elapsed", float(self.elapsed))
         if not isinstance(self.backend, str) or not self.backend:
             raise TypeError(f"backend must be a non-empty str, got {self.backend!r}")
         if self.tol is not None:
-            if not _real(self.tol, "tol") > 0:
-                raise ValueError(f"tol must be > 0, got {self.tol!r}")
-            object.__setattr__(self, "tol", float(self.tol))
-        object.__setattr__(self, "confidence", _level(self.confidence, "confidence"))
+            object.__setattr__(self, "tol", checks.positive(self.tol, "tol"))
+        object.__setattr__(self, "confidence", checks.level(self.confidence, "confidence"))
 
     @property
     def pi(self) -> float:
@@ -131,7 +127,7 @@ class Estimate:
         keeps its coverage for small ``n`` and does not collapse to a point
         when ``hits`` is 0 or ``n``; for large ``n`` the two agree.
         """
-        z = NormalDist().inv_cdf(0.5 + _level(level, "level") / 2.0)
+        z = NormalDist().inv_cdf(0.5 + checks.level(level, "level") / 2.0)
         n, p = self.n, self.hits / self.n
         shrink = 1.0 + z * z / n
         centre = (p + z * z / (2 * n)) / shrink
@@ -189,13 +185,15 @@ def estimate_pi(
     tol: float | None = None,
     confidence: float = 0.95,
     checkpoint: str | os.PathLike[str] | None = None,
+    trace: bool = False,
 ) -> Estimate:
     """Estimate pi from points ``[0, n)`` of seed ``seed``'s stream.
 
     Whatever the backend and the number of workers, the same ``(n, seed)``
     gives the same ``hits``, bit for bit: the run is the range ``[0, n)`` of
-    the stream, cut lazily into pieces that workers count, and the counts are
-    added exactly. Memory does not grow with ``n``, up to ``2**64 - 1``.
+    the stream, dealt out in pieces to whichever worker is free, and the
+    counts are added exactly. Memory does not grow with ``n``, up to
+    ``2**64 - 1``.
 
     Parameters
     ----------
@@ -218,7 +216,7 @@ def estimate_pi(
     workers : int, optional
         Threads or processes; default: the CPUs this process may use. With
         ``pool``, the number of its workers, for a pool that cannot tell it
-        (pieces in flight are 4 per worker, else 256).
+        (pieces in flight are 2 per worker, else 256).
     pool : multiprocessing.Pool or concurrent.futures.Executor, optional
         A pool you own, used and left open: also Dask's
         ``client.get_executor()``, ``ray.util.multiprocessing.Pool``, loky's
@@ -238,11 +236,14 @@ def estimate_pi(
     checkpoint : str or os.PathLike, optional
         A JSON file that records the finished ranges with a checksum,
         replaced atomically as the run goes (at most about 1% of the time).
-        Running the same call again after Ctrl-C, a kill or a crash resumes,
-        on any backend and number of workers or ranks, and gives exactly the
-        uninterrupted answer. A checkpoint of other parameters, or a damaged
-        one, raises ValueError and is kept; one that cannot be written raises
-        before any counting.
+        Running the same call again after Ctrl-C, SIGTERM, a kill or a crash
+        resumes, on any backend and number of workers or ranks, and gives
+        exactly the uninterrupted answer. A checkpoint of other parameters,
+        or a damaged one, raises ValueError and is kept; one that cannot be
+        written raises before any counting.
+    trace : bool, optional
+        Record which worker counted which piece, and when, in
+        ``Estimate.trace`` (under MPI, on rank 0).
 
     Returns
     -------
@@ -251,83 +252,92 @@ def estimate_pi(
         ``confidence`` as given: ``target_met`` is False when the budget ran
         out before the target was reached.
 
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C, and as `pymcpi.Terminated` on SIGTERM, SIGHUP or SIGUSR1
+        (called from the main thread; the previous handlers are restored
+        after), once the finished work is saved to ``checkpoint``.
+
     Examples
     --------
     >>> est = estimate_pi(10**10, seed=7, backend="processes", progress=True)
     >>> est = estimate_pi(10**12, tol=1e-5, confidence=0.99, backend="threads")
     """
-    index = as_index(n)
-    if index is not None and index < 1:  # other bad n: _check_range names them
-        raise ValueError(f"n must be >= 1 to estimate pi, got {index}")
-    n, seed, _ = _core_check_range(n, seed)
-    if tol is not None and not _real(tol, "tol") > 0:
-        raise ValueError(f"tol must be > 0, got {tol!r}")
-    confidence = _level(confidence, "confidence")
+    n = checks.index(n, "n", least=1, below=checks.STREAM)
+    seed = checks.index(seed, "seed", below=checks.STREAM)
     if tol is not None:
-        tol = float(tol)  # NumPy scalars and Fractions become plain numbers
+        tol = checks.positive(tol, "tol")  # NumPy scalars and Fractions become floats
+    confidence = checks.level(confidence, "confidence")
     _refuse_repeats(backend, pool, comm)
     runner = make_runner(backend, workers, pool, comm)
     try:
-        return _run(n, seed, runner, progress, tol, confidence, checkpoint)
+        with handled():
+            return _run(n, seed, runner, progress, tol, confidence, checkpoint, trace)
     except BaseException as exc:
-        if isinstance(runner, MPIRunner):
-            runner.abort(exc)
+        runner.abort(exc, describe(exc, checkpoint))
         raise
     finally:
         runner.close()
 
 
-def _run(n: int, seed: int, runner: Any, progress: bool, tol: float | None,
-         confidence: float, checkpoint_path: str | os.PathLike[str] | None) -> Estimate:
-    """Count ``[0, n)`` round by round (one round without ``tol``), each
-    round's unfinished ranges cut into pieces that ``runner`` counts."""
+def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
+         confidence: float, checkpoint_path: str | os.PathLike[str] | None,
+         trace: bool) -> Estimate:
+    """Count ``[0, n)`` round by round (one round without ``tol``): the lead
+    holds the schedule, the checkpoint and the progress bar, and every
+    process counts what the schedule deals."""
     begin = time.perf_counter()
+    started = time.time()
     edges = round_edges(n, growing=tol is not None)
-    mpi = isinstance(runner, MPIRunner)
-    lead = not mpi or runner.rank == 0  # the rank that reports and saves
     saved = None
     if checkpoint_path is not None:
         params = {"n": n, "seed": seed, "tol": tol,
                   "confidence": confidence if tol is not None else None}
-        saved = _open_checkpoint(runner, lambda: Checkpoint(checkpoint_path, params, edges))
+        saved = runner.on_lead(lambda: Checkpoint(checkpoint_path, params, edges))
+    if not runner.lead:
+        runner.run(None, seed, lambda: None)
+        used, hits, elapsed = runner.agree(None)
+        return Estimate(n=int(used), hits=int(hits), seed=seed, elapsed=elapsed,
+                        backend=runner.backend, workers=runner.workers,
+                        tol=tol, confidence=confidence)
+
+    def met(points: int, hits: int) -> bool:
+        return bool(Estimate(n=points, hits=hits, seed=seed, tol=tol,
+                             confidence=confidence).target_met)
+
     ledger = Ledger(n, edges, saved.ranges if saved else ())
     previous = saved.elapsed if saved else 0.0
-    bar = _progress_bar(n, ledger.points, progress and lead)
-    snapshot: Callable[[], list[tuple[int, int, int]]] = ledger.ranges  # what a save writes
+    schedule = Schedule(ledger, edges, runner.workers, met if tol is not None else None, trace)
+    bar = _progress_bar(n, ledger.points, progress)
+    shown = ledger.points
 
-    def tick(points: int, ranges: Callable[[], list[tuple[int, int, int]]]) -> None:
-        nonlocal snapshot
-        snapshot = ranges
-        if bar is not None and points:
-            bar.update(points)
+    def tick() -> None:
+        nonlocal shown
+        if bar is not None:
+            points = schedule.points
+            bar.update(points - shown)
+            shown = points
         if saved is not None and saved.due():
-            saved.save(ranges, previous + time.perf_counter() - begin, every=True)
+            saved.save(schedule.snapshot, previous + time.perf_counter() - begin, every=True)
 
-    used = hits = 0
-    size = piece_size(n)
     try:
-        start = 0
-        for end in edges:
-            if mpi:
-                runner.count_round(seed, ledger, start, end, size, tick)
-            else:
-                for piece, count, found in runner.run(seed, pieces(ledger.gaps(start, end), size)):
-                    ledger.add(piece, piece + count, found)
-                    tick(count, ledger.ranges)
-            snapshot = ledger.ranges
-            used, hits, start = end, ledger.hits_in(0, end), end
-            if tol is not None and Estimate(n=used, hits=hits, seed=seed, tol=tol,
-                                            confidence=confidence).target_met:
-                break
+        runner.run(schedule, seed, tick)
     finally:
         elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
-        if saved is not None and lead:
-            saved.save(snapshot, elapsed)
+        if saved is not None:
+            saved.save(schedule.snapshot, elapsed)
         if bar is not None:
             bar.close()
-    return Estimate(n=used, hits=hits, seed=seed, elapsed=elapsed,
-                    backend=runner.backend, workers=runner.workers,
-                    tol=tol, confidence=confidence)
+    assert schedule.result is not None
+    used, hits = schedule.result
+    runner.agree((used, hits, elapsed))
+    records = None
+    if schedule.records is not None:
+        records = tuple(r._replace(began=r.began - started, ended=r.ended - started)
+                        for r in schedule.records)
+    return Estimate(n=used, hits=hits, seed=seed, elapsed=elapsed, backend=runner.backend,
+                    workers=runner.workers, tol=tol, confidence=confidence, trace=records)
 
 
 def _refuse_repeats(backend: str | None, pool: Any, comm: Any) -> None:
@@ -345,42 +355,6 @@ def _refuse_repeats(backend: str | None, pool: Any, comm: Any) -> None:
                 "(every rank must call), or backend='serial' to count on this rank alone")
 
 
-def _open_checkpoint(runner: Any, make: Callable[[], Checkpoint]) -> Any:
-    """``make()`` on the lead rank, its error on every rank. Under MPI the
-    other ranks get None and the finished ranges through one buffer
-    broadcast, however many ranges there are; the lead keeps the file."""
-    if not isinstance(runner, MPIRunner):
-        return make()
-    result: Checkpoint | None = None
-    error: BaseException | None = None
-    if runner.rank == 0:
-        try:
-            result = make()
-        except (OSError, ValueError, TypeError) as exc:
-            error = exc
-    # Once per run, and small: the error or the seconds already spent.
-    error, elapsed = runner.comm.bcast((error, result.elapsed if result else 0.0), root=0)
-    if error is not None:
-        raise error
-    ranges = runner.broadcast_ranges(result.ranges if result is not None else [])
-    return result if result is not None else _Resumed(ranges, elapsed)
-
-
-class _Resumed:
-    """What ranks other than 0 learn of a checkpoint: its finished ranges.
-    They never save, so they need nothing else."""
-
-    def __init__(self, ranges: list[tuple[int, int, int]], elapsed: float) -> None:
-        self.ranges = ranges
-        self.elapsed = elapsed
-
-    def due(self) -> bool:
-        return False
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 def _progress_bar(total: int, initial: int, show: bool) -> Any:
     if not show:
         return None
@@ -388,19 +362,3 @@ def _progress_bar(total: int, initial: int, show: bool) -> Any:
 
     return tqdm(total=total, initial=initial, unit="pt", unit_scale=True,
                 file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
-
-
-
-def _real(value: object, name: str) -> float:
-    """``value`` as a float, or a TypeError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    return float(value)
-
-
-def _level(value: object, name: str) -> float:
-    """A confidence level strictly between 0 and 1, or an error naming ``name``."""
-    level = _real(value, name)
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"{name} must be strictly between 0 and 1, got {value!r}")
-    return level
