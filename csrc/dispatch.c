@@ -1,8 +1,9 @@
 /*
  * Run-time choice of the SIMD path.  Every path computes the same stream, so
  * the choice changes speed only.  No path is compiled for the whole file with
- * -mavx2 or -march=native: vector kernels carry per-function target
- * attributes, and are only called after the CPU has been checked.
+ * -mavx2, /arch:AVX2 or -march=native: vector kernels are compiled for their
+ * instruction set function by function (cpu.h), and are only called after
+ * the CPU and the OS have been checked.
  *
  * Before a vector path is first used, its kernel must give the scalar
  * kernel's answers on a few blocks at fixed places (the self-test): this
@@ -11,17 +12,16 @@
  */
 #include <string.h>
 
+#include "dispatch.h"
+#include "kernels.h"
 #include "stream.h"
-
-#if defined(MCPI_X86)
-#include <cpuid.h>
-#endif
 
 typedef struct {
     const char *name;
     mcpi_blocks_fn blocks;
     int (*supported)(void);
     mcpi_yardstick_fn yardstick; /* NULL for the scalar path */
+    unsigned lanes;              /* of the yardstick */
 } mcpi_path;
 
 static int
@@ -31,48 +31,56 @@ always(void)
 }
 
 #if defined(MCPI_X86)
+/* CPUID feature bits: leaf 1 ECX, and leaf 7 (subleaf 0) EBX. */
+#define CPUID1_OSXSAVE (1u << 27)
+#define CPUID1_AVX (1u << 28)
+#define CPUID7_AVX2 (1u << 5)
+#define CPUID7_AVX512F (1u << 16)
+
 /* XCR0 bits: the OS saves SSE and AVX (YMM) state; for AVX-512 also the
  * opmask registers, the upper halves of ZMM0-15 and ZMM16-31. */
 #define XCR0_AVX UINT64_C(0x06)
 #define XCR0_AVX512 UINT64_C(0xe6)
 
-/* 1 if the OS saves all the register state in mask across context switches.
- * GCC's and Clang's __builtin_cpu_supports read XCR0 too, in current
- * releases; checking here keeps the guarantee whatever the compiler.
- * (macOS enables AVX-512 state lazily, so there this check fails before the
- * first AVX-512 instruction and the avx2 path runs instead: slower, safe.) */
+/* 1 if the CPU has the leaf 7 feature bits in `features` and the OS saves
+ * all the register state in `xcr0` across context switches.  (macOS enables
+ * AVX-512 state lazily, so there this check fails before the first AVX-512
+ * instruction and the avx2 path runs instead: slower, safe.) */
 static int
-os_saves(uint64_t mask)
+cpu_has(unsigned features, uint64_t xcr0)
 {
-    unsigned eax, ebx, ecx, edx, lo, hi;
-    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE)) {
-        return 0; /* without OSXSAVE, xgetbv would fault */
+    unsigned leaf1[4], leaf7[4];
+    if (!mcpi_cpuid(1, 0, leaf1) || !mcpi_cpuid(7, 0, leaf7)) {
+        return 0;
     }
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((((uint64_t)hi << 32) | lo) & mask) == mask;
+    /* Without OSXSAVE, xgetbv would fault. */
+    if ((leaf1[2] & (CPUID1_OSXSAVE | CPUID1_AVX)) != (CPUID1_OSXSAVE | CPUID1_AVX) ||
+        (leaf7[1] & features) != features) {
+        return 0;
+    }
+    return (mcpi_xgetbv0() & xcr0) == xcr0;
 }
 
 static int
 has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && os_saves(XCR0_AVX);
+    return cpu_has(CPUID7_AVX2, XCR0_AVX);
 }
 
 static int
 has_avx512(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && os_saves(XCR0_AVX512);
+    return cpu_has(CPUID7_AVX512F, XCR0_AVX512);
 }
 #endif
 
 /* Ordered from slowest to fastest. */
 static const mcpi_path paths[] = {
-    {"scalar", mcpi_blocks_scalar, always, NULL},
+    {"scalar", mcpi_blocks_scalar, always, NULL, 0},
 #if defined(MCPI_X86)
-    {"avx2", mcpi_blocks_avx2, has_avx2, mcpi_yardstick_avx2},
-    {"avx512", mcpi_blocks_avx512, has_avx512, mcpi_yardstick_avx512},
+    {"avx2", mcpi_blocks_avx2, has_avx2, mcpi_yardstick_avx2, MCPI_AVX2_LANES},
+    {"avx512", mcpi_blocks_avx512, has_avx512, mcpi_yardstick_avx512,
+     MCPI_AVX512_LANES},
 #endif
 };
 
@@ -223,18 +231,39 @@ mcpi_path_active(void)
     return active;
 }
 
-mcpi_blocks_fn
-mcpi_blocks_active(void)
+uint64_t
+mcpi_count_blocks(const mcpi_key *key, uint64_t first, uint64_t count)
 {
-    return kernel(mcpi_path_active());
+    return kernel(mcpi_path_active())(key, first, count);
 }
 
-uint64_t
-mcpi_path_yardstick(int path, uint64_t n)
+/* ------------------------------------------------------------------ */
+/* Yardsticks                                                         */
+
+#if defined(MCPI_X86) && (MCPI_AVX2_LANES > MCPI_YARDSTICK_LANES ||           \
+                          MCPI_AVX512_LANES > MCPI_YARDSTICK_LANES)
+#error "mcpi_yardstick has no room for every lane of a path"
+#endif
+
+int
+mcpi_yardstick_init(mcpi_yardstick *y, int path)
 {
     if (path < 0 || path >= NPATHS || paths[path].yardstick == NULL ||
         !paths[path].supported()) {
-        return UINT64_MAX;
+        return 0;
     }
-    return paths[path].yardstick(n);
+    y->path = path;
+    mcpi_yardstick_states(paths[path].lanes, y->st);
+    return 1;
+}
+
+uint64_t
+mcpi_yardstick_count(mcpi_yardstick *y, uint64_t start, uint64_t n)
+{
+    /* Round r's first point is r * lanes: the rounds from ceil(start / lanes)
+     * up to ceil((start + n) / lanes), written so that nothing overflows. */
+    const uint64_t lanes = paths[y->path].lanes, end = start + n;
+    const uint64_t first = start / lanes + (start % lanes != 0);
+    const uint64_t last = end / lanes + (end % lanes != 0);
+    return paths[y->path].yardstick(y->st, last - first);
 }

@@ -4,19 +4,21 @@
  * rotates (vprolq), three-input logic (vpternlogq) and 32x32->64 multiplies
  * (vpmuludq).  Three independent generators, as in the loop measured on
  * Zen 5 cores with four 512-bit pipes; on a Xeon with two, 2, 3 and 4 ran
- * within noise of one another.  Mask registers would serve only the last,
- * partial group of a call, which instead copies a block into the spare lanes,
- * as on AVX2.  Block states are hashed by the same scalar code as on every
- * other path.
+ * within noise of one another.  Block states are hashed by the same scalar
+ * code as on every other path; a last group of fewer blocks than lanes fills
+ * the spare lanes with copies, as on AVX2, where mask registers would serve
+ * that group alone.
  */
+#include "kernels.h"
 #include "stream.h"
 
 #if defined(MCPI_X86)
 #include <immintrin.h>
 
-#define AVX512 __attribute__((target("avx512f")))
-#define VECS 3
-#define LANES (8 * VECS)
+#define TARGET MCPI_TARGET("avx512f")
+#define WIDTH 8 /* 64-bit lanes per vector */
+#define LANES MCPI_AVX512_LANES
+#define VECS (LANES / WIDTH)
 
 typedef struct {
     __m512i s0, s1, s2, s3;
@@ -25,7 +27,7 @@ typedef struct {
 /* mcpi_next() in eight lanes.  Each new state word is an xor of at most
  * three old ones, so the five xors of the transition become three
  * three-input xors (0x96 is the truth table of a ^ b ^ c) and one xor. */
-static inline AVX512 __m512i
+static inline TARGET __m512i
 next8(xoshiro8 *g)
 {
     const __m512i s0 = g->s0, s1 = g->s1, s2 = g->s2, s3 = g->s3;
@@ -38,7 +40,7 @@ next8(xoshiro8 *g)
 
 /* mcpi_outside() in eight lanes; _mm512_mul_epu32 multiplies the low 32 bits
  * of each lane, which hold all of t (31 bits) and of t + 1 (at most 2^31). */
-static inline AVX512 __m512i
+static inline TARGET __m512i
 outside8(__m512i r)
 {
     const __m512i one = _mm512_set1_epi64(1);
@@ -49,71 +51,74 @@ outside8(__m512i r)
     return _mm512_srli_epi64(_mm512_add_epi64(px, py), 62);
 }
 
-static inline AVX512 xoshiro8
-load8(uint64_t st[4][LANES], int lane0)
+/* The generator of lanes [lane0, lane0 + WIDTH) of st (word i of lane l at
+ * st[i * LANES + l]), and back. */
+static inline TARGET xoshiro8
+load8(const uint64_t *st, int lane0)
 {
     xoshiro8 g;
-    g.s0 = _mm512_loadu_si512(&st[0][lane0]);
-    g.s1 = _mm512_loadu_si512(&st[1][lane0]);
-    g.s2 = _mm512_loadu_si512(&st[2][lane0]);
-    g.s3 = _mm512_loadu_si512(&st[3][lane0]);
+    g.s0 = _mm512_loadu_si512(&st[0 * LANES + lane0]);
+    g.s1 = _mm512_loadu_si512(&st[1 * LANES + lane0]);
+    g.s2 = _mm512_loadu_si512(&st[2 * LANES + lane0]);
+    g.s3 = _mm512_loadu_si512(&st[3 * LANES + lane0]);
     return g;
 }
 
-AVX512 uint64_t
-mcpi_blocks_avx512(const mcpi_key *key, uint64_t first, uint64_t count)
+static inline TARGET void
+store8(uint64_t *st, int lane0, const xoshiro8 *g)
 {
-    uint64_t hits = 0;
-    while (count > 0) {
-        const int used = count < LANES ? (int)count : LANES;
-        uint64_t st[4][LANES], outside[LANES];
-        mcpi_group_states(key, first, (unsigned)used, LANES, &st[0][0]);
-        xoshiro8 g[VECS];
-        __m512i out[VECS];
-        for (int v = 0; v < VECS; v++) {
-            g[v] = load8(st, 8 * v);
-            out[v] = _mm512_setzero_si512();
-        }
-        for (unsigned j = 0; j < MCPI_BLOCK; j++) {
-            for (int v = 0; v < VECS; v++) {
-                out[v] = _mm512_add_epi64(out[v], outside8(next8(&g[v])));
-            }
-        }
-        for (int v = 0; v < VECS; v++) {
-            _mm512_storeu_si512(&outside[8 * v], out[v]);
-        }
-        for (int l = 0; l < used; l++) {
-            hits += MCPI_BLOCK - outside[l];
-        }
-        first += (uint64_t)used;
-        count -= (uint64_t)used;
-    }
-    return hits;
+    _mm512_storeu_si512(&st[0 * LANES + lane0], g->s0);
+    _mm512_storeu_si512(&st[1 * LANES + lane0], g->s1);
+    _mm512_storeu_si512(&st[2 * LANES + lane0], g->s2);
+    _mm512_storeu_si512(&st[3 * LANES + lane0], g->s3);
 }
 
-/* The benchmark's yardstick for this path: the same generator, cells and
- * test in the same lanes, with one state per lane seeded once and no blocks.
- * n is rounded up to a multiple of LANES. */
-AVX512 uint64_t
-mcpi_yardstick_avx512(uint64_t n)
+/* Runs the LANES generators of st for `rounds` outputs each, writes each
+ * lane's count of points outside to outside[], and leaves st at the next
+ * output.  The kernel and the yardstick both run this loop. */
+static inline TARGET void
+run_lanes(uint64_t *st, uint64_t rounds, uint64_t outside[LANES])
 {
-    uint64_t st[4][LANES], outside[LANES], total = 0;
-    mcpi_yardstick_states(LANES, &st[0][0]);
     xoshiro8 g[VECS];
     __m512i out[VECS];
     for (int v = 0; v < VECS; v++) {
-        g[v] = load8(st, 8 * v);
+        g[v] = load8(st, WIDTH * v);
         out[v] = _mm512_setzero_si512();
     }
-    const uint64_t rounds = (n + LANES - 1) / LANES;
     for (uint64_t r = 0; r < rounds; r++) {
         for (int v = 0; v < VECS; v++) {
             out[v] = _mm512_add_epi64(out[v], outside8(next8(&g[v])));
         }
     }
     for (int v = 0; v < VECS; v++) {
-        _mm512_storeu_si512(&outside[8 * v], out[v]);
+        store8(st, WIDTH * v, &g[v]);
+        _mm512_storeu_si512(&outside[WIDTH * v], out[v]);
     }
+}
+
+TARGET uint64_t
+mcpi_blocks_avx512(const mcpi_key *key, uint64_t first, uint64_t count)
+{
+    uint64_t hits = 0;
+    while (count > 0) {
+        const unsigned used = count < LANES ? (unsigned)count : LANES;
+        uint64_t st[4 * LANES], outside[LANES];
+        mcpi_group_states(key, first, used, LANES, st);
+        run_lanes(st, MCPI_BLOCK, outside);
+        for (unsigned l = 0; l < used; l++) {
+            hits += MCPI_BLOCK - outside[l];
+        }
+        first += used;
+        count -= used;
+    }
+    return hits;
+}
+
+TARGET uint64_t
+mcpi_yardstick_avx512(uint64_t *st, uint64_t rounds)
+{
+    uint64_t outside[LANES], total = 0;
+    run_lanes(st, rounds, outside);
     for (int l = 0; l < LANES; l++) {
         total += outside[l];
     }

@@ -67,9 +67,21 @@ int mcpi_path_self_test(int path);
 
 /* Benchmark yardstick of a vector path: a plain loop of the same generator,
  * cells and exact test on the path's instruction set, one output per point,
- * one generator per lane, no blocks; n is rounded up to a whole round of
- * lanes.  Returns the hits, or UINT64_MAX where the path has no yardstick or
- * the CPU cannot run it.  Not part of the stream. */
-uint64_t mcpi_path_yardstick(int path, uint64_t n);
+ * one generator per lane, no blocks.  Not part of the stream.  Its generators
+ * carry over from call to call, so that a long run can be cut into slices. */
+#define MCPI_YARDSTICK_LANES 24 /* room for the widest path's lanes */
+typedef struct {
+    int path;
+    uint64_t st[4 * MCPI_YARDSTICK_LANES];
+} mcpi_yardstick;
+
+/* Seeds a yardstick of the path; returns 0 where the path has none (scalar)
+ * or the CPU cannot run it. */
+int mcpi_yardstick_init(mcpi_yardstick *y, int path);
+
+/* Hits among the points of the rounds (one output of every lane) whose first
+ * point lies in [start, start + n), with start + n < 2^64.  Calls on
+ * consecutive ranges from 0 to n run n rounded up to a whole round of lanes. */
+uint64_t mcpi_yardstick_count(mcpi_yardstick *y, uint64_t start, uint64_t n);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * pymcpi._core: the thin binding of the C core to Python and NumPy.  It checks
- * arguments, releases the GIL around the core's loops, and cuts long calls into
- * pieces so that Ctrl-C is answered promptly.
+ * arguments, and runs every long call through one loop (run_in_slices) that
+ * releases the GIL around the core's work and answers Ctrl-C between slices.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -12,12 +12,46 @@
 
 #include "mcpi.h"
 
-/* Points per GIL-released piece: about 4 ms on AVX2 and 25 ms on the scalar
- * path, well inside the 0.2 s that Ctrl-C may take.  A multiple of the block
- * size, so pieces after the first start on a block boundary. */
-#define PIECE (UINT64_C(1) << 23)
+/* Points (or rows) per slice of a long call, done with the GIL released;
+ * signals are checked between slices, so Ctrl-C waits for one slice at most.
+ * A multiple of the block size, so slices after the first start on a block
+ * boundary. */
+#define SLICE (UINT64_C(1) << 23)
 /* Below this many points a call is too short to be worth releasing the GIL. */
 #define SHORT_CALL (UINT64_C(1) << 14)
+
+/* ------------------------------------------------------------------ */
+/* Long calls                                                         */
+
+/* Does items [start, start + len) of a call's work.  Runs with the GIL
+ * released, so it must touch no Python object. */
+typedef void (*slice_fn)(void *work, uint64_t start, uint64_t len);
+
+/* Does items [start, start + n) of work, start + n <= 2^64, in slices that
+ * end on multiples of SLICE, releasing the GIL around each and checking for
+ * signals between them; a short call runs at once, holding the GIL.  Returns
+ * 0, or -1 with the exception set if a signal handler raised (Ctrl-C). */
+static int
+run_in_slices(slice_fn fn, void *work, uint64_t start, uint64_t n)
+{
+    if (n < SHORT_CALL) {
+        fn(work, start, n);
+        return 0;
+    }
+    while (n > 0) {
+        const uint64_t to_boundary = SLICE - start % SLICE;
+        const uint64_t len = n < to_boundary ? n : to_boundary;
+        Py_BEGIN_ALLOW_THREADS
+        fn(work, start, len);
+        Py_END_ALLOW_THREADS
+        start += len; /* may wrap to 0 at the very end, when n becomes 0 */
+        n -= len;
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Arguments                                                          */
@@ -170,14 +204,6 @@ parse_range(PyObject *args, PyObject *kwargs, const char *format,
     return 0;
 }
 
-/* Where the next piece of a long call ends: at the next multiple of PIECE. */
-static uint64_t
-piece_length(uint64_t start, uint64_t left)
-{
-    const uint64_t to_boundary = PIECE - start % PIECE;
-    return left < to_boundary ? left : to_boundary;
-}
-
 PyDoc_STRVAR(check_range_doc,
 "_check_range(n, seed=0, start=0)\n--\n\n"
 "Check arguments as count_hits does and return them as a tuple of ints,\n"
@@ -211,34 +237,34 @@ PyDoc_STRVAR(count_hits_doc,
 "Notes\n-----\nReleases the GIL while counting, answers Ctrl-C promptly and uses\n"
 "O(1) memory.\n");
 
+typedef struct {
+    mcpi_key key;
+    uint64_t hits;
+} count_work;
+
+static void
+count_slice(void *work, uint64_t start, uint64_t len)
+{
+    count_work *w = (count_work *)work;
+    w->hits += mcpi_count_range(&w->key, start, len);
+}
+
 static PyObject *
 count_hits(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    uint64_t n, seed, start, hits = 0;
-    mcpi_key key;
+    uint64_t n, seed, start;
+    count_work work;
 
     (void)self;
     if (parse_range(args, kwargs, "O|OO:count_hits", &n, &seed, &start) < 0) {
         return NULL;
     }
-    mcpi_key_init(&key, seed);
-    if (n < SHORT_CALL) {
-        return PyLong_FromUnsignedLongLong(mcpi_count_range(&key, start, n));
+    mcpi_key_init(&work.key, seed);
+    work.hits = 0;
+    if (run_in_slices(count_slice, &work, start, n) < 0) {
+        return NULL;
     }
-    while (n > 0) {
-        const uint64_t len = piece_length(start, n);
-        uint64_t part;
-        Py_BEGIN_ALLOW_THREADS
-        part = mcpi_count_range(&key, start, len);
-        Py_END_ALLOW_THREADS
-        hits += part;
-        start += len; /* may wrap to 0 at the very end, when n becomes 0 */
-        n -= len;
-        if (PyErr_CheckSignals() < 0) {
-            return NULL;
-        }
-    }
-    return PyLong_FromUnsignedLongLong(hits);
+    return PyLong_FromUnsignedLongLong(work.hits);
 }
 
 PyDoc_STRVAR(sample_points_doc,
@@ -253,19 +279,30 @@ PyDoc_STRVAR(sample_points_doc,
 "    count_hits(n, s)``.\n\n"
 "Raises\n------\nMemoryError\n    If the array cannot be allocated.\n");
 
+typedef struct {
+    mcpi_key key;
+    uint64_t start; /* of the call: row 0 of xy */
+    double *xy;
+} sample_work;
+
+static void
+sample_slice(void *work, uint64_t start, uint64_t len)
+{
+    sample_work *w = (sample_work *)work;
+    mcpi_sample_range(&w->key, start, len, w->xy + 2 * (size_t)(start - w->start));
+}
+
 static PyObject *
 sample_points(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     uint64_t n, seed, start;
-    mcpi_key key;
+    sample_work work;
     PyArrayObject *out;
-    double *xy;
 
     (void)self;
     if (parse_range(args, kwargs, "O|OO:sample_points", &n, &seed, &start) < 0) {
         return NULL;
     }
-    mcpi_key_init(&key, seed);
     if (n > (uint64_t)(NPY_MAX_INTP / (npy_intp)(2 * sizeof(double)))) {
         return PyErr_Format(PyExc_MemoryError,
                             "sample_points: %llu points (16 bytes each) "
@@ -277,19 +314,12 @@ sample_points(PyObject *self, PyObject *args, PyObject *kwargs)
     if (out == NULL) {
         return NULL;
     }
-    xy = (double *)PyArray_DATA(out);
-    while (n > 0) {
-        const uint64_t len = piece_length(start, n);
-        Py_BEGIN_ALLOW_THREADS
-        mcpi_sample_range(&key, start, len, xy);
-        Py_END_ALLOW_THREADS
-        xy += 2 * len;
-        start += len;
-        n -= len;
-        if (PyErr_CheckSignals() < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+    mcpi_key_init(&work.key, seed);
+    work.start = start;
+    work.xy = (double *)PyArray_DATA(out);
+    if (run_in_slices(sample_slice, &work, start, n) < 0) {
+        Py_DECREF(out);
+        return NULL;
     }
     return (PyObject *)out;
 }
@@ -371,12 +401,28 @@ refuse_masked(int masked)
     return masked != 0 ? -1 : 0;
 }
 
+typedef struct {
+    const char *base;
+    npy_intp row_stride, col_stride;
+    int single;
+    uint64_t hits;
+} inside_work;
+
+static void
+inside_slice(void *work, uint64_t start, uint64_t len)
+{
+    inside_work *w = (inside_work *)work;
+    w->hits += mcpi_count_inside(w->base + (npy_intp)start * w->row_stride,
+                                 (size_t)len, w->row_stride, w->col_stride,
+                                 w->single);
+}
+
 static PyObject *
 count_inside(PyObject *self, PyObject *points)
 {
     PyArrayObject *arr = NULL;
     PyArray_Descr *descr;
-    uint64_t hits = 0;
+    inside_work work;
     int type;
 
     (void)self;
@@ -428,31 +474,16 @@ count_inside(PyObject *self, PyObject *points)
     if (arr == NULL) {
         return NULL;
     }
-    {
-        const char *base = PyArray_BYTES(arr);
-        const npy_intp rows = PyArray_DIM(arr, 0);
-        const npy_intp row_stride = PyArray_STRIDE(arr, 0);
-        const npy_intp col_stride = PyArray_STRIDE(arr, 1);
-        npy_intp done = 0;
-        while (done < rows) {
-            const npy_intp len = rows - done < (npy_intp)PIECE
-                                     ? rows - done
-                                     : (npy_intp)PIECE;
-            const char *at = base + done * row_stride;
-            uint64_t part;
-            Py_BEGIN_ALLOW_THREADS
-            part = mcpi_count_inside(at, (size_t)len, row_stride, col_stride,
-                                     type == NPY_FLOAT);
-            Py_END_ALLOW_THREADS
-            hits += part;
-            done += len;
-            if (PyErr_CheckSignals() < 0) {
-                goto fail;
-            }
-        }
+    work.base = PyArray_BYTES(arr);
+    work.row_stride = PyArray_STRIDE(arr, 0);
+    work.col_stride = PyArray_STRIDE(arr, 1);
+    work.single = type == NPY_FLOAT;
+    work.hits = 0;
+    if (run_in_slices(inside_slice, &work, 0, (uint64_t)PyArray_DIM(arr, 0)) < 0) {
+        goto fail;
     }
     Py_DECREF(arr);
-    return PyLong_FromUnsignedLongLong(hits);
+    return PyLong_FromUnsignedLongLong(work.hits);
 fail:
     Py_DECREF(arr);
     return NULL;
@@ -598,13 +629,26 @@ PyDoc_STRVAR(yardstick_doc,
 "one output per point, the same cells and exact test, on the path's\n"
 "instruction set, with no blocks. Returns the hits, or None where the path\n"
 "has no yardstick (scalar) or the CPU cannot run it. Not part of the\n"
-"stream.\n");
+"stream. Releases the GIL and answers Ctrl-C as count_hits does.\n");
+
+typedef struct {
+    mcpi_yardstick yardstick;
+    uint64_t hits;
+} yardstick_work;
+
+static void
+yardstick_slice(void *work, uint64_t start, uint64_t len)
+{
+    yardstick_work *w = (yardstick_work *)work;
+    w->hits += mcpi_yardstick_count(&w->yardstick, start, len);
+}
 
 static PyObject *
 yardstick(PyObject *self, PyObject *args)
 {
     PyObject *name_obj, *n_obj;
-    uint64_t n, hits;
+    yardstick_work work;
+    uint64_t n;
     int path;
 
     (void)self;
@@ -612,13 +656,14 @@ yardstick(PyObject *self, PyObject *args)
         (path = find_path(name_obj)) < 0 || as_u64(n_obj, "n", &n) < 0) {
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
-    hits = mcpi_path_yardstick(path, n);
-    Py_END_ALLOW_THREADS
-    if (hits == UINT64_MAX) {
+    if (!mcpi_yardstick_init(&work.yardstick, path)) {
         Py_RETURN_NONE;
     }
-    return PyLong_FromUnsignedLongLong(hits);
+    work.hits = 0;
+    if (run_in_slices(yardstick_slice, &work, 0, n) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(work.hits);
 }
 
 /* ------------------------------------------------------------------ */

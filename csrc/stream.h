@@ -1,16 +1,12 @@
 /*
- * The canonical point stream, as static inline pieces shared by every path so
- * that each path computes the same bits by construction.
+ * The canonical point stream, as static inline functions shared by range.c
+ * and every kernel, so that each path computes the same bits by construction.
+ * The bottom of the core: it calls nothing outside this file.
  */
 #ifndef MCPI_STREAM_H
 #define MCPI_STREAM_H
 
 #include "mcpi.h"
-
-/* x86 with a compiler that has per-function target attributes. */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define MCPI_X86 1
-#endif
 
 #define MCPI_GAMMA UINT64_C(0x9e3779b97f4a7c15) /* SplitMix64's increment */
 
@@ -128,25 +124,5 @@ mcpi_count_partial(const mcpi_key *key, uint64_t block, unsigned j0, unsigned j1
     }
     return (j1 - j0) - outside;
 }
-
-/* A path's kernel: hits among all points of blocks [first, first + count). */
-typedef uint64_t (*mcpi_blocks_fn)(const mcpi_key *key, uint64_t first,
-                                   uint64_t count);
-
-/* A path's yardstick for the benchmark: hits among n points (rounded up to a
- * whole round of lanes) of a plain loop of the same generator, cells and test
- * on the path's instruction set, one generator per lane and no blocks. */
-typedef uint64_t (*mcpi_yardstick_fn)(uint64_t n);
-
-uint64_t mcpi_blocks_scalar(const mcpi_key *key, uint64_t first, uint64_t count);
-#if defined(MCPI_X86)
-uint64_t mcpi_blocks_avx2(const mcpi_key *key, uint64_t first, uint64_t count);
-uint64_t mcpi_yardstick_avx2(uint64_t n);
-uint64_t mcpi_blocks_avx512(const mcpi_key *key, uint64_t first, uint64_t count);
-uint64_t mcpi_yardstick_avx512(uint64_t n);
-#endif
-
-/* The active path's kernel (dispatch.c). */
-mcpi_blocks_fn mcpi_blocks_active(void);
 
 #endif

@@ -135,14 +135,22 @@ def test_splitting_into_many_parts(seed, cuts):
     assert parts == pymcpi.count_hits(n, seed)
 
 
-def test_long_call_spanning_many_gil_pieces_splits_exactly():
-    # Pieces of 2**23 points are counted with the GIL released; a range that
+def test_long_call_spanning_many_slices_splits_exactly():
+    # Slices of 2**23 points are counted with the GIL released; a range that
     # straddles their edges must not notice them.
     n, start = 3 * 2**23 + 12345, 2**23 - 777
     assert pymcpi.count_hits(n, 11, start) == sum(
         pymcpi.count_hits(m, 11, s)
         for s, m in [(start, 1000), (start + 1000, n - 2000), (start + n - 1000, 1000)]
     )
+
+
+def test_sample_points_across_a_slice_edge_is_the_same_as_in_short_calls():
+    # Each slice writes its own rows of the array; short calls (under 2**14
+    # points) run in one go.
+    n, start = 3 * 10**4, 2**23 - 777
+    short = [pymcpi.sample_points(min(10**4, n - k), 5, start + k) for k in range(0, n, 10**4)]
+    np.testing.assert_array_equal(pymcpi.sample_points(n, 5, start), np.concatenate(short))
 
 
 # Each path computes a battery of answers in its own interpreter, chosen by

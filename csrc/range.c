@@ -1,6 +1,9 @@
 /*
- * Seeding, range splitting, point sampling and the portable scalar kernel.
+ * Keys and ranges: a range of points is split into partial blocks, counted
+ * here, and whole blocks, counted by the active path's kernel (dispatch.c).
+ * Point sampling is here too: it needs no kernel.
  */
+#include "dispatch.h"
 #include "stream.h"
 
 void
@@ -10,37 +13,6 @@ mcpi_key_init(mcpi_key *key, uint64_t seed)
     for (int i = 0; i < 4; i++) {
         key->k[i] = mcpi_mix64(seed + (uint64_t)(i + 1) * MCPI_GAMMA);
     }
-}
-
-/* Scalar kernel.  Two blocks advance side by side so that their generator
- * dependency chains overlap.  Four ran slower on x86-64, whose 16 registers
- * cannot hold their 16 state words. */
-#define SCALAR_LANES 2
-
-uint64_t
-mcpi_blocks_scalar(const mcpi_key *key, uint64_t first, uint64_t count)
-{
-    uint64_t hits = 0;
-    while (count >= SCALAR_LANES) {
-        uint64_t s[SCALAR_LANES][4], outside[SCALAR_LANES] = {0};
-        for (int l = 0; l < SCALAR_LANES; l++) {
-            mcpi_block_state(key, first + l, s[l]);
-        }
-        for (unsigned j = 0; j < MCPI_BLOCK; j++) {
-            for (int l = 0; l < SCALAR_LANES; l++) {
-                outside[l] += mcpi_outside(mcpi_next(s[l]));
-            }
-        }
-        for (int l = 0; l < SCALAR_LANES; l++) {
-            hits += MCPI_BLOCK - outside[l];
-        }
-        first += SCALAR_LANES;
-        count -= SCALAR_LANES;
-    }
-    for (; count > 0; first++, count--) {
-        hits += mcpi_count_partial(key, first, 0, MCPI_BLOCK);
-    }
-    return hits;
 }
 
 uint64_t
@@ -68,7 +40,7 @@ mcpi_count_range(const mcpi_key *key, uint64_t start, uint64_t n)
     else {
         b1++; /* the last block is whole (b1 < 2^56, so no wrap) */
     }
-    return hits + mcpi_blocks_active()(key, b0, b1 - b0);
+    return hits + mcpi_count_blocks(key, b0, b1 - b0);
 }
 
 void
