@@ -3,6 +3,24 @@
 Every method counts points of the unit square inside the quarter circle,
 single-threaded, in the same process and run, so that their ratios can be
 compared; absolute figures depend on the machine and its load.
+
+``pymcpi bench --scaling`` (`run_scaling`) times estimate_pi on 1 to N
+workers, then the MPI primitives of a request/reply engine, where ranks ask
+rank 0 for work and report to it: ``python -m pymcpi._mpi_probe CALLS``
+under ``mpiexec -n RANKS`` prints one JSON line (rank 0's), a row of
+`run_sync_cost`::
+
+    {"ranks": 4, "bytes": 32, "roundtrip_us": ..., "rank0_us_per_request": ...,
+     "bcast_us": ...}
+
+``bytes``: the size of each request, reply and broadcast (4 uint64 words);
+``roundtrip_us``: a blocking Send of a request from rank k to rank 0 and the
+Recv of its reply, the slowest rank's mean over CALLS, while every rank but 0
+asks at once; ``rank0_us_per_request``: rank 0's time serving all those
+requests (Recv from any source, Send back) divided by their number, the cost
+rank 0 pays per request; ``bcast_us``: one Bcast from rank 0, the slowest
+rank's mean. All in microseconds, each after a warm-up and a Barrier; the
+round-trip figures are null on one rank.
 """
 
 from __future__ import annotations
@@ -13,7 +31,7 @@ import random
 import sys
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -22,8 +40,9 @@ import numpy as np
 from . import __version__, _core, count_hits
 from .backends import default_workers
 
-__all__ = ["busy_warning", "find_mpiexec", "format_scaling", "format_table", "machine_info",
-           "plot_scaling", "run_benchmarks", "run_scaling", "run_sync_cost"]
+__all__ = ["ScalingInterrupted", "busy_warning", "find_mpiexec", "format_scaling", "format_table",
+           "machine_info", "plot_scaling", "run_benchmarks", "run_scaling", "run_sync_cost",
+           "scaling_plan"]
 
 # Above this 1-minute load average per core, other programs compete for the
 # CPU and timings come out low and noisy.
@@ -316,8 +335,12 @@ def _mpiexec_json(mpiexec: str, ranks: int, args: list[str], timeout: float) -> 
     import json
     import subprocess
 
-    proc = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, *args],
-                          capture_output=True, text=True, check=False, timeout=timeout)
+    try:
+        proc = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, *args],
+                              capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"mpiexec -n {ranks} {' '.join(args)} did not finish within "
+                           f"{timeout:.0f} s") from None
     if proc.returncode != 0:
         raise RuntimeError(f"mpiexec -n {ranks} failed: {proc.stderr.strip()[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -331,69 +354,146 @@ def _mpi_seconds(mpiexec: str, ranks: int, n: int) -> float:
     return float(result["elapsed_s"])
 
 
-# Run under mpiexec: times the two collectives estimate_pi's MPI engine uses,
-# on the same 2-word uint64 buffers. Rank 0 prints microseconds per call.
-_SYNC_PROBE = """
-import json, sys, time
-import numpy as np
-from mpi4py import MPI
+def _sync_ranks(max_ranks: int) -> list[int]:
+    """The rank counts of the MPI probe: 2, 4, 8 ... up to ``max_ranks``."""
+    ranks, size = [], 2
+    while size <= max_ranks:
+        ranks.append(size)
+        size *= 2
+    return ranks
 
-comm, calls = MPI.COMM_WORLD, int(sys.argv[1])
-mine = np.array([1, 2], dtype=np.uint64)
-gathered = np.zeros((comm.size, 2), dtype=np.uint64) if comm.rank == 0 else None
 
-def timed(step):
-    for _ in range(max(1, calls // 10)):  # warm up connections
-        step()
-    comm.Barrier()
-    begin = time.perf_counter()
-    for _ in range(calls):
-        step()
-    took = time.perf_counter() - begin
-    return comm.allreduce(took, op=MPI.MAX) / calls * 1e6
+def _sync_rows(mpiexec: str, ranks: list[int], calls: int) -> Iterator[dict[str, Any]]:
+    """The probe's row for each rank count, as it is measured."""
+    for size in ranks:
+        row = _mpiexec_json(mpiexec, size, ["-m", "pymcpi._mpi_probe", str(calls)],
+                            timeout=300)
+        print(f"sync: {size} ranks: round trip to rank 0 {row['roundtrip_us']:.1f} us, "
+              f"rank 0 {row['rank0_us_per_request']:.1f} us per request, "
+              f"Bcast {row['bcast_us']:.1f} us", file=sys.stderr, flush=True)
+        yield row
 
-allreduce = timed(lambda: comm.Allreduce(MPI.IN_PLACE, mine.copy(), op=MPI.SUM))
-igather = timed(lambda: comm.Igather(mine, gathered, root=0).Wait())
-if comm.rank == 0:
-    print(json.dumps({"allreduce_us": allreduce, "igather_us": igather}))
-"""
+
+_NO_MPI = "mpi4py or mpiexec not found (pip install 'pymcpi[mpi]')"
 
 
 def run_sync_cost(max_ranks: int = 16, calls: int = 200) -> dict[str, Any]:
-    """Time the synchronisations of estimate_pi's MPI engine for 1, 2, 4 ...
+    """Time the MPI primitives of a request/reply engine on 2, 4, 8 ...
     ``max_ranks`` ranks (oversubscribed where there are fewer CPUs).
 
-    Per round the ranks make one ``Allreduce`` of 2 uint64 words; between
-    round ends, every 2**32 points of a rank's share, one ``Igather`` of 2
-    words to rank 0. Each rank sends 16 bytes per synchronisation; rank 0
-    receives ``16 * ranks`` per gather. Times are per call, the slowest
-    rank's mean over ``calls`` calls. Empty rows, with a note, where mpi4py
-    or mpiexec is missing.
+    Each rank count is one ``mpiexec -n RANKS python -m pymcpi._mpi_probe
+    CALLS``, whose JSON is a row (see the module's docstring): the round
+    trip of a request to rank 0 and rank 0's cost per request, with every
+    other rank asking at once, and a Bcast from rank 0. Empty rows, with a
+    note, where mpi4py or mpiexec is missing.
     """
     mpiexec = _usable_mpiexec()
     if mpiexec is None:
-        return {"rows": [], "notes": ["MPI synchronisation skipped: mpi4py or mpiexec not "
-                                      "found (pip install 'pymcpi[mpi]')"]}
-    rows, ranks = [], 1
-    while ranks <= max_ranks:
-        row = {"ranks": ranks,
-               **_mpiexec_json(mpiexec, ranks, ["-c", _SYNC_PROBE, str(calls)], timeout=300),
-               "bytes_sent_per_rank": 16, "bytes_received_rank0": 16 * ranks}
-        rows.append(row)
-        print(f"sync: {ranks} ranks: Allreduce {row['allreduce_us']:.1f} us, "
-              f"Igather {row['igather_us']:.1f} us", file=sys.stderr, flush=True)
-        ranks *= 2
-    return {"rows": rows, "notes": []}
+        return {"rows": [], "notes": [f"MPI synchronisation skipped: {_NO_MPI}"]}
+    return {"rows": list(_sync_rows(mpiexec, _sync_ranks(max_ranks), calls)), "notes": []}
+
+
+class ScalingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `run_scaling`. ``result`` is what was measured before
+    it, in the form of a finished run's result, with ``interrupted`` True."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__()
+        self.result = result
+
+
+def scaling_plan(n: int, max_workers: int,
+                 backends: list[str]) -> list[tuple[str, str, int, int]]:
+    """The runs of `run_scaling` in the order it makes them, each as
+    ``(backend, kind, workers, points)``, kind "strong" or "weak"."""
+    per_worker = n // max_workers
+    return [(backend, kind, w, n if kind == "strong" else w * per_worker)
+            for backend in backends for kind in ("strong", "weak")
+            for w in range(1, max_workers + 1)]
+
+
+def _expected_seconds(plan: list[tuple[str, str, int, int]], repeat: int, cores: int,
+                      mpiexec: str | None, sync_ranks: list[int]) -> tuple[float, float]:
+    """About how long `run_scaling` takes, and the points/s of one core.
+
+    Measured first: the rate of one core, a process pool's start-up (when
+    the plan has processes) and an mpiexec launch of one rank (when it has
+    MPI; this also fails early where MPI cannot run). A run then takes its
+    fixed cost plus its points at that rate on ``min(workers, cores)``
+    cores; ranks beyond the cores make a launch longer in proportion.
+    """
+    from .estimate import estimate_pi
+
+    rate = _rate(lambda m: count_hits(m, 1), 0.2, 1, 1 << 20)["points_per_s"]
+    pool_s = launch_s = 0.0
+    if any(backend == "processes" for backend, *_ in plan):
+        begin = time.perf_counter()
+        estimate_pi(1, backend="processes", workers=1)
+        pool_s = time.perf_counter() - begin
+    if mpiexec is not None:
+        begin = time.perf_counter()
+        _mpi_seconds(mpiexec, 1, 1)
+        launch_s = time.perf_counter() - begin
+
+    def launch(ranks: int) -> float:
+        return launch_s * max(1.0, ranks / cores)
+
+    def run(backend: str, workers: int, points: int) -> float:
+        fixed = pool_s if backend == "processes" else launch(workers) if backend == "mpi" else 0
+        return fixed + points / (rate * min(workers, cores))
+
+    total = repeat * sum(run(backend, w, points) for backend, _, w, points in plan)
+    return total + sum(launch(ranks) for ranks in sync_ranks), rate
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _scaling_rows(times: dict[tuple[str, str, int], float], backends: list[str],
+                  max_workers: int, per_worker: int) -> list[dict[str, Any]]:
+    """A row per backend and worker count with a measured run; None for a
+    run not measured (yet)."""
+    rows = []
+    for backend in backends:
+        strong_1 = times.get((backend, "strong", 1))
+        weak_1 = times.get((backend, "weak", 1))
+        for w in range(1, max_workers + 1):
+            strong = times.get((backend, "strong", w))
+            weak = times.get((backend, "weak", w))
+            if strong is None and weak is None:
+                continue
+            speedup = strong_1 / strong if strong_1 is not None and strong else None
+            rows.append({
+                "backend": backend, "workers": w,
+                "strong_seconds": strong, "speedup": speedup,
+                "strong_efficiency": speedup / w if speedup is not None else None,
+                "weak_n": w * per_worker, "weak_seconds": weak,
+                "weak_efficiency": weak_1 / weak if weak_1 is not None and weak else None,
+            })
+    return rows
 
 
 def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
     """Strong scaling (``n`` points on 1..max_workers workers) and weak scaling
-    (``n // max_workers`` points per worker) for threads, processes and MPI.
+    (``n // max_workers`` points per worker) for threads, processes and MPI,
+    then the MPI probe (`run_sync_cost`) on 2 to 16 ranks.
 
     Times are estimate_pi's own ``elapsed``: pool start-up included, the
     launch of MPI processes by mpiexec not. Speed-up is ``T(1) / T(w)``;
     efficiency is speed-up / w (strong) or ``T(1) / T(w)`` (weak). MPI is
     skipped, with a note, where mpi4py or mpiexec is missing.
+
+    Before measuring, a line on stderr says which runs it will make and
+    about how long they take (``expected_s`` in the result; see
+    `_expected_seconds`); then a line per run. Ctrl-C raises
+    `ScalingInterrupted`, whose ``result`` holds the runs measured so far
+    (None in a row for a run not made) with a note, and ``interrupted``
+    True.
     """
     from .estimate import estimate_pi
 
@@ -407,40 +507,51 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
                    for _ in range(repeat))
 
     backends = ["threads", "processes"]
-    notes = []
+    notes: list[str] = []
     mpiexec = _usable_mpiexec()
     if mpiexec is None:
-        notes.append("MPI skipped: mpi4py or mpiexec not found (pip install 'pymcpi[mpi]')")
+        notes.append(f"MPI skipped: {_NO_MPI}")
     else:
         backends.append("mpi")
     per_worker = n // max_workers
-    rows = []
+    plan = scaling_plan(n, max_workers, backends)
+    sync_ranks = _sync_ranks(16) if mpiexec is not None else []
+    result: dict[str, Any] = {"machine": machine, "n": n, "max_workers": max_workers,
+                              "rows": [], "sync": [], "notes": notes, "expected_s": None,
+                              "interrupted": False}
+    times: dict[tuple[str, str, int], float] = {}
+    try:
+        expected, rate = _expected_seconds(plan, repeat, machine["cpus"], mpiexec, sync_ranks)
+        result["expected_s"] = expected
+        probe = (f", then the MPI probe on {sync_ranks[0]} to {sync_ranks[-1]} ranks"
+                 if sync_ranks else "")
+        print(f"scaling: {len(plan)} runs ({', '.join(backends)}; 1 to {max_workers} workers; "
+              f"best of {repeat}){probe}: expected about {_duration(expected)} (one core "
+              f"counts {rate / 1e6:,.0f} M points/s); Ctrl-C stops and prints what was "
+              "measured", file=sys.stderr, flush=True)
+        for backend, kind, workers, points in plan:
+            seconds = timed(backend, workers, points)
+            print(f"scaling: {backend}, {workers} workers, {kind} n={points:,}: "
+                  f"{seconds:.3f} s", file=sys.stderr, flush=True)  # a line per run
+            times[backend, kind, workers] = seconds
+            result["rows"] = _scaling_rows(times, backends, max_workers, per_worker)
+        if mpiexec is not None:
+            for row in _sync_rows(mpiexec, sync_ranks, 200):
+                result["sync"].append(row)
+    except KeyboardInterrupt:
+        result["interrupted"] = True
+        notes.append("interrupted by Ctrl-C: these are the runs measured before it")
+        raise ScalingInterrupted(result) from None
+    return result
 
-    def measured(backend: str, workers: int, points: int, kind: str) -> float:
-        seconds = timed(backend, workers, points)
-        print(f"scaling: {backend}, {workers} workers, {kind} n={points:,}: {seconds:.3f} s",
-              file=sys.stderr, flush=True)  # a line per measurement: runs take minutes
-        return seconds
 
-    for backend in backends:
-        strong = [measured(backend, w, n, "strong") for w in range(1, max_workers + 1)]
-        weak = [measured(backend, w, w * per_worker, "weak") for w in range(1, max_workers + 1)]
-        for w in range(1, max_workers + 1):
-            rows.append({
-                "backend": backend, "workers": w,
-                "strong_seconds": strong[w - 1], "speedup": strong[0] / strong[w - 1],
-                "strong_efficiency": strong[0] / strong[w - 1] / w,
-                "weak_n": w * per_worker, "weak_seconds": weak[w - 1],
-                "weak_efficiency": weak[0] / weak[w - 1],
-            })
-    sync = run_sync_cost(16) if "mpi" in backends else {"rows": [], "notes": []}
-    return {"machine": machine, "n": n, "max_workers": max_workers, "rows": rows,
-            "sync": sync["rows"], "notes": notes + sync["notes"]}
+def _cell(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def format_scaling(result: dict[str, Any]) -> str:
     """The scaling benchmark as a Markdown table, with the machine, its load
-    and a warning if it was busy."""
+    and a warning if it was busy; "-" for a run not made (after Ctrl-C)."""
     lines = _machine_lines(result["machine"]) + [
         f"strong: n = {result['n']:,}; weak: {result['n'] // result['max_workers']:,} "
         "points per worker",
@@ -450,19 +561,19 @@ def format_scaling(result: dict[str, Any]) -> str:
     ]
     for r in result["rows"]:
         lines.append(
-            f"| {r['backend']} | {r['workers']} | {r['strong_seconds']:.3f} | "
-            f"{r['speedup']:.2f} | {r['strong_efficiency']:.3f} | {r['weak_n']:,} | "
-            f"{r['weak_seconds']:.3f} | {r['weak_efficiency']:.3f} |"
+            f"| {r['backend']} | {r['workers']} | {_cell(r['strong_seconds'], '.3f')} | "
+            f"{_cell(r['speedup'], '.2f')} | {_cell(r['strong_efficiency'], '.3f')} | "
+            f"{r['weak_n']:,} | {_cell(r['weak_seconds'], '.3f')} | "
+            f"{_cell(r['weak_efficiency'], '.3f')} |"
         )
     if result.get("sync"):
-        lines += ["", "MPI synchronisation (per call; every rank sends 16 bytes, rank 0 "
-                  "receives 16 per rank per gather):", "",
-                  "| ranks | Allreduce us (per round) | Igather us (per exchange) "
-                  "| bytes sent per rank | bytes into rank 0 |",
-                  "|---:|---:|---:|---:|---:|"]
+        lines += ["", "MPI primitives of a request/reply engine (per call; requests, replies "
+                  f"and broadcasts of {result['sync'][0]['bytes']} bytes):", "",
+                  "| ranks | round trip to rank 0 us | rank 0 us per request | Bcast us |",
+                  "|---:|---:|---:|---:|"]
         for r in result["sync"]:
-            lines.append(f"| {r['ranks']} | {r['allreduce_us']:.1f} | {r['igather_us']:.1f} | "
-                         f"{r['bytes_sent_per_rank']} | {r['bytes_received_rank0']} |")
+            lines.append(f"| {r['ranks']} | {r['roundtrip_us']:.1f} | "
+                         f"{r['rank0_us_per_request']:.1f} | {r['bcast_us']:.1f} |")
     lines.extend(f"note: {note}" for note in result["notes"])
     return "\n".join(lines + _warning_lines(result["machine"]))
 

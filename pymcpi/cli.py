@@ -176,7 +176,9 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="timed runs per method; the best counts (default 3)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument("--scaling", action="store_true",
-                       help="measure strong and weak scaling of threads, processes and MPI")
+                       help="measure strong and weak scaling of threads, processes and MPI; "
+                       "says first about how long it will take, and Ctrl-C prints the runs "
+                       "measured so far")
     bench.add_argument("-n", type=parse_count, default=2 * 10**10,
                        help="points for strong scaling (default 2e10); weak scaling "
                        "gives each worker n / max-workers")
@@ -298,7 +300,12 @@ def _bench(args: argparse.Namespace) -> None:
             raise RuntimeError('--plot needs matplotlib: pip install "pymcpi[plot]"') from None
     if args.n < max_workers:
         raise ValueError(f"-n must be at least --max-workers, got {args.n}")
-    result = bench.run_scaling(args.n, max_workers, repeat=args.repeat)
+    try:
+        result = bench.run_scaling(args.n, max_workers, repeat=args.repeat)
+    except bench.ScalingInterrupted as stop:  # what was measured, then main's exit 130
+        shown = stop.result
+        print(json.dumps(shown, indent=2) if args.json else bench.format_scaling(shown))
+        raise
     print(json.dumps(result, indent=2) if args.json else bench.format_scaling(result))
     if args.plot:
         bench.plot_scaling(result, args.plot)
