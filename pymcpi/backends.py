@@ -547,35 +547,44 @@ class MPIRunner:
         thread counts pieces of its own through the same desk."""
         import numpy as np
 
-        mine: list[Span | None] = []
+        mine: list[Span | None] = []  # the desk's answer to rank 0
         ready = threading.Condition()
-        told = [0]  # ranks told that the run is over
+        told = [0]  # other ranks told that the run is over
         failed: list[BaseException] = []
 
         def send(answers: list[tuple[int, Span | None]]) -> None:
             for rank, piece in answers:
-                if rank == 0:
-                    with ready:
+                if rank != 0:
+                    buffer = np.array((0, 0) if piece is None else (piece.start, piece.count),
+                                      dtype=np.uint64)
+                    self.comm.Send(buffer, dest=rank, tag=self.ANSWER)
+                with ready:
+                    if rank == 0:
                         mine.append(piece)
-                        ready.notify()
-                    continue
-                buffer = np.array((0, 0) if piece is None else (piece.start, piece.count),
-                                  dtype=np.uint64)
-                self.comm.Send(buffer, dest=rank, tag=self.ANSWER)
-                if piece is None:
-                    told[0] += 1
+                    elif piece is None:
+                        told[0] += 1
+                    ready.notify_all()
 
         if not self.threaded:
-            self._serve(desk, send, told)  # rank 0 only serves
+            while told[0] < self.workers - 1:  # rank 0 only serves
+                self._serve_one(desk, send)
             return
 
         def serve() -> None:
             try:
-                self._serve(desk, send, told)
+                while self._serve_one(desk, send):
+                    pass
             except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
-                failed.append(exc)
                 with ready:
-                    ready.notify()
+                    failed.append(exc)
+                    ready.notify_all()
+
+        def wait_for(condition: Callable[[], bool]) -> None:
+            with ready:
+                while not (condition() or failed):
+                    ready.wait(0.1)
+            if failed:
+                raise failed[0]
 
         service = threading.Thread(target=serve, name="pymcpi-mpi-desk", daemon=True)
         service.start()
@@ -583,11 +592,7 @@ class MPIRunner:
         while True:
             asked = time.perf_counter()
             send(desk.ask(0, asked, finished))
-            with ready:
-                while not mine and not failed:
-                    ready.wait(0.1)
-            if failed:
-                raise failed[0]
+            wait_for(lambda: bool(mine))
             piece = mine.pop()
             if piece is None:
                 break
@@ -596,35 +601,37 @@ class MPIRunner:
             hits = count_hits(piece.count, seed, piece.start)
             finished = (piece, hits, began, time.time(), waited)
             tick()
-        while service.is_alive():
-            service.join(0.1)
-            tick()
-        if failed:
-            raise failed[0]
+        # Every other rank has been told, or will be when it asks next; the
+        # service thread then has nothing left to receive but this message.
+        wait_for(lambda: told[0] == self.workers - 1)
+        self.comm.Send(np.zeros(7, dtype=np.uint64), dest=0, tag=self.ASK)
+        service.join()
 
-    def _serve(self, desk: Desk, send: Callable[[list[tuple[int, Span | None]]], None],
-               told: list[int]) -> None:
-        """Answer the other ranks until each has been told the run is over.
-        A rank that must stop (a signal reached it alone) says so in its
-        request; rank 0 then stops the job as if the signal had reached it."""
+    def _serve_one(self, desk: Desk,
+                   send: Callable[[list[tuple[int, Span | None]]], None]) -> bool:
+        """Answer one request; False for rank 0's own last message, which
+        ends the service. A rank that must stop (a signal reached it alone)
+        says so in its request; rank 0 then stops the job as if the signal
+        had reached it."""
         import _thread
 
         import numpy as np
 
         request = np.zeros(7, dtype=np.uint64)
         status = self.MPI.Status()
-        while told[0] < self.workers - 1:
-            self.comm.Recv(request, source=self.MPI.ANY_SOURCE, tag=self.ASK, status=status)
-            rank = status.Get_source()
-            start, count, hits, began, ended, waited, signum = map(int, request)
-            if signum:
-                _thread.interrupt_main(signum)
-                return
-            finished = None
-            if count:
-                finished = (Span(start, start + count), hits, began / 1e9, ended / 1e9,
-                            waited / 1e9)
-            send(desk.ask(rank, time.perf_counter(), finished))
+        self.comm.Recv(request, source=self.MPI.ANY_SOURCE, tag=self.ASK, status=status)
+        rank = status.Get_source()
+        if rank == 0:
+            return False
+        start, count, hits, began, ended, waited, signum = map(int, request)
+        if signum:
+            _thread.interrupt_main(signum)
+            return False
+        finished = None
+        if count:
+            finished = (Span(start, start + count), hits, began / 1e9, ended / 1e9, waited / 1e9)
+        send(desk.ask(rank, time.perf_counter(), finished))
+        return True
 
     def abort(self, exc: BaseException, note: str) -> None:
         """End the whole job: a rank that stops alone would leave the others

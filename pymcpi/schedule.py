@@ -120,9 +120,13 @@ class Pace:
 
     def size(self, remaining: int, worker: Hashable = None) -> int:
         """Points for the next piece, when ``remaining`` points of the round
-        are not dealt yet; sized for ``worker``'s rate where it is known (an
-        MPI rank asking), else the mean rate. A multiple of the block."""
-        if not self.rates:
+        are not dealt yet. For a known ``worker`` (an MPI rank asking), sized
+        for its own rate, after a probe while that is unknown; for a pool,
+        whose free worker takes it, for the mean rate. A multiple of the
+        block."""
+        if not self.rates or (worker is not None and worker not in self.rates):
+            # A probe: nothing is known yet, or this worker has not shown its
+            # speed, and a big piece on a slow worker could end the run late.
             points = min(self.FIRST, remaining // (self.SHARE * self.workers))
         else:
             mean = self.total_rate / len(self.rates)
