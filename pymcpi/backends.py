@@ -485,8 +485,8 @@ class MPIRunner:
             from mpi4py import MPI  # only now: importing it initialises MPI
         except ImportError as exc:
             raise ImportError(
-                'backend="mpi" needs mpi4py: pip install "pymcpi[mpi]" '
-                f"(or pip install \".[mpi]\" in a clone) ({exc})") from exc
+                'backend="mpi" needs mpi4py: pip install ".[mpi]" in a clone of pymcpi '
+                f'(pip install "pymcpi[mpi]" once released) ({exc})') from exc
         if comm is None:
             comm = MPI.COMM_WORLD
             check_world(comm.Get_size())

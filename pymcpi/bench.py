@@ -374,7 +374,8 @@ def _sync_rows(mpiexec: str, ranks: list[int], calls: int) -> Iterator[dict[str,
         yield row
 
 
-_NO_MPI = "mpi4py or mpiexec not found (pip install 'pymcpi[mpi]')"
+_NO_MPI = ('mpi4py or mpiexec not found: pip install ".[mpi]" in a clone of pymcpi '
+           '(pip install "pymcpi[mpi]" once released)')
 
 
 def run_sync_cost(max_ranks: int = 16, calls: int = 200) -> dict[str, Any]:
@@ -583,7 +584,8 @@ def plot_scaling(result: dict[str, Any], path: str) -> None:
     try:
         from matplotlib.figure import Figure  # no pyplot: leaves the backend alone
     except ImportError:
-        raise RuntimeError("--plot needs matplotlib: pip install 'pymcpi[plot]'") from None
+        raise RuntimeError('--plot needs matplotlib: pip install ".[plot]" in a clone of '
+                           'pymcpi (pip install "pymcpi[plot]" once released)') from None
 
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)

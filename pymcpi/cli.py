@@ -222,7 +222,8 @@ def _run(args: argparse.Namespace) -> None:
         started = "" if args.backend == "mpi" else (
             f"started as one of {ranks} MPI ranks, so --backend mpi; ")
         raise RuntimeError(f"{started}the mpi backend needs mpi4py: "
-                           'pip install "pymcpi[mpi]"') from None
+                           'pip install ".[mpi]" in a clone of pymcpi '
+                           '(pip install "pymcpi[mpi]" once released)') from None
     if backend == "mpi" and _mpi_rank() != 0:
         return  # every rank has the same Estimate; rank 0 prints it
     if est.tol is not None and not est.target_met:
@@ -297,7 +298,8 @@ def _bench(args: argparse.Namespace) -> None:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise RuntimeError('--plot needs matplotlib: pip install "pymcpi[plot]"') from None
+            raise RuntimeError('--plot needs matplotlib: pip install ".[plot]" in a clone of '
+                               'pymcpi (pip install "pymcpi[plot]" once released)') from None
     if args.n < max_workers:
         raise ValueError(f"-n must be at least --max-workers, got {args.n}")
     try:
