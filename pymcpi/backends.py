@@ -98,15 +98,24 @@ class Runner(Protocol):
 
 def count_piece(count: int, seed: int, start: int) -> tuple[int, float, float, str]:
     """The task a worker runs: the hits among points ``[start, start +
-    count)``, when it counted them (``time.time()`` before and after) and
-    which worker it is (host, process and thread)."""
-    began = time.time()
-    hits = count_hits(count, seed, start)
+    count)``, when it counted them (see `timed_count`) and which worker it
+    is (host, process and thread)."""
+    hits, began, ended = timed_count(count, seed, start)
     thread = threading.current_thread()
     where = f"{_HOST}/{os.getpid()}"
     if thread is not threading.main_thread():
         where += f"/{thread.name}"
-    return hits, began, time.time(), where
+    return hits, began, ended, where
+
+
+def timed_count(count: int, seed: int, start: int) -> tuple[int, float, float]:
+    """``count_hits(count, seed, start)``, and when it began and ended: the
+    wall clock at the start, which other processes can compare, and the
+    start plus the time it took on the monotonic clock, which does not tick
+    coarsely."""
+    began, clock = time.time(), time.perf_counter()
+    hits = count_hits(count, seed, start)
+    return hits, began, began + (time.perf_counter() - clock)
 
 
 _HOST = os.uname().nodename if hasattr(os, "uname") else "host"
@@ -229,10 +238,29 @@ def _drive(pool: Any, schedule: Schedule, seed: int, window: int, tick: Callable
         if not schedule.done:
             raise RuntimeError("the schedule dealt no work and is not finished")  # a bug
     finally:
+        # Leaving early (Ctrl-C, SIGTERM, a failure): pieces whose results are
+        # already in are finished work, for the final save; the rest is given
+        # back.
         for task in inflight:
-            if hasattr(task.handle, "cancel"):
-                task.handle.cancel()
-            schedule.lost(task.piece)
+            answer = _ready(task.handle)
+            try:
+                hits, began, ended, worker = checked_result(answer, task.piece)
+            except BaseException:  # noqa: BLE001 - not ready, or not usable
+                if hasattr(task.handle, "cancel"):
+                    task.handle.cancel()
+                schedule.lost(task.piece)
+            else:
+                schedule.finish(task.piece, hits, began, ended, worker, time.perf_counter())
+
+
+def _ready(handle: Any) -> object:
+    """The result behind a task's handle if it is already in, else None."""
+    if isinstance(handle, Future):
+        if handle.done() and not handle.cancelled() and handle.exception() is None:
+            return handle.result()
+    elif hasattr(handle, "ready") and handle.ready() and handle.successful():
+        return handle.get()
+    return None
 
 
 class _Inline:
@@ -538,9 +566,8 @@ class MPIRunner:
             start, count = int(answer[0]), int(answer[1])
             if count == 0:
                 return
-            began = time.time_ns()
-            hits = count_hits(count, seed, start)
-            ask[:] = (start, count, hits, began, time.time_ns(), int(waited * 1e9), 0)
+            hits, began, ended = timed_count(count, seed, start)
+            ask[:] = (start, count, hits, int(began * 1e9), int(ended * 1e9), int(waited * 1e9), 0)
 
     def _lead(self, desk: Desk, seed: int, tick: Callable[[], None]) -> None:
         """Rank 0: a service thread answers the other ranks while this
@@ -597,9 +624,8 @@ class MPIRunner:
             if piece is None:
                 break
             waited = time.perf_counter() - asked
-            began = time.time()
-            hits = count_hits(piece.count, seed, piece.start)
-            finished = (piece, hits, began, time.time(), waited)
+            hits, began, ended = timed_count(piece.count, seed, piece.start)
+            finished = (piece, hits, began, ended, waited)
             tick()
         # Every other rank has been told, or will be when it asks next; the
         # service thread then has nothing left to receive but this message.

@@ -14,6 +14,7 @@ from typing import NoReturn
 from . import __version__
 from .backends import BACKENDS
 from .launcher import launched_ranks
+from .signals import describe, exit_status
 
 __all__ = ["ArgumentParser", "main", "parse_count", "parse_positive_count"]
 
@@ -317,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
     0 on success; 2 after an error, said in one line on stderr; 130 after
-    Ctrl-C; 141 when the reader of stdout closed it before the output was
+    Ctrl-C and 128 + N after signal N that ends a job (143 for SIGTERM),
+    once the finished work is saved; 141 when the reader of stdout closed it before the output was
     all written, as ``pymcpi run -n 1e9 | head -1`` does. That is what a
     shell reports for a program that SIGPIPE ended (128 + 13), as it ends
     ``yes | head -1``: the rest of the output is dropped without a word, and
@@ -352,8 +354,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except (ValueError, TypeError, MemoryError, RuntimeError, OSError) as exc:
         print(f"pymcpi: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        if _mpi_rank() == 0:  # Ctrl-C reaches every rank; one line for the job
-            print("pymcpi: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM and its kin as Terminated
+        if _mpi_rank() == 0:  # a signal reaches every rank; one line for the job
+            print(describe(exc, getattr(args, "checkpoint", None)), file=sys.stderr)
+        return exit_status(exc)
     return 0

@@ -105,8 +105,8 @@ class Pace:
     def observe(self, worker: Hashable, count: int, seconds: float, overhead: float) -> None:
         """Record a finished piece of ``count`` points that ``worker`` counted
         in ``seconds``, having waited ``overhead`` seconds outside counting."""
-        if seconds > 0:
-            rate = count / seconds
+        if seconds >= 0:
+            rate = count / max(seconds, 1e-6)  # a clock that did not tick: very fast
             old = self.rates.get(worker)
             new = rate if old is None else (old + rate) / 2  # follows a worker that slows down
             self.rates[worker] = new

@@ -161,7 +161,7 @@ def test_wrong_call_signature_is_a_type_error(make_call, message):
 
 @pytest.mark.parametrize("n", [0, np.uint64(0), Index(0)], ids=repr)
 def test_estimate_pi_needs_a_point(n):
-    with pytest.raises(ValueError, match=r"^n must be >= 1 to estimate pi, got 0$"):
+    with pytest.raises(ValueError, match=r"^n must be >= 1, got 0$"):
         estimate_pi(n, seed=5)
 
 

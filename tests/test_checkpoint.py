@@ -27,8 +27,8 @@ import pymcpi.engine
 from pymcpi import count_hits, estimate_pi
 
 SEED = 7
-N = 50 * 2**20 + 12345  # 51 pieces of 2**20 points, the last one short
-SMALL = 5 * 2**20 + 7  # 6 pieces, the last one of 7 points
+N = 50 * 2**20 + 12345
+SMALL = 5 * 2**20 + 7
 PIECE = 2**20
 
 
@@ -45,32 +45,48 @@ def sign(data: dict) -> str:
     return json.dumps(data)
 
 
-def fail_after(monkeypatch, calls: int) -> None:
+def fail_after(monkeypatch, calls: int) -> list[tuple[int, int]]:
     """Make the kernel raise once ``calls`` pieces have been counted, as if the
-    run had been stopped there."""
+    run had been stopped there; returns the pieces counted, (start, count)."""
     real = pymcpi.backends.count_hits
     counted = []
 
     def counting(n, seed, start):
         if len(counted) == calls:
             raise KeyboardInterrupt
-        counted.append(start)
+        counted.append((start, n))
         return real(n, seed, start)
 
     monkeypatch.setattr(pymcpi.backends, "count_hits", counting)
+    return counted
 
 
-def record_counts(monkeypatch) -> list[int]:
-    """Record the start of every piece the kernel counts from now on."""
+def record_counts(monkeypatch) -> list[tuple[int, int]]:
+    """Record every piece the kernel counts from now on, as (start, count)."""
     real = pymcpi.backends.count_hits
-    starts: list[int] = []
+    pieces: list[tuple[int, int]] = []
 
     def recording(n, seed, start):
-        starts.append(start)
+        pieces.append((start, n))
         return real(n, seed, start)
 
     monkeypatch.setattr(pymcpi.backends, "count_hits", recording)
-    return starts
+    return pieces
+
+
+def prefix(counted: list[tuple[int, int]]) -> list[list[int]]:
+    """The one range that pieces counted in stream order make."""
+    end = sum(count for _, count in counted)
+    assert [start for start, _ in counted] == [sum(c for _, c in counted[:k])
+                                               for k in range(len(counted))]
+    return [[0, end, count_hits(end, SEED)]]
+
+
+def tiles(pieces: list[tuple[int, int]], ranges: list[list[int]], n: int) -> bool:
+    """Whether ``pieces`` cover exactly what ``ranges`` leave of ``[0, n)``."""
+    spans = sorted([(s, s + c) for s, c in pieces] + [(a, b) for a, b, _ in ranges])
+    return spans[0][0] == 0 and spans[-1][1] == n and all(
+        a[1] == b[0] for a, b in zip(spans, spans[1:]))
 
 
 def test_checkpoint_records_the_run_as_merged_ranges(tmp_path):
@@ -121,10 +137,6 @@ def partial(path: Path) -> dict | None:
     return data if data["ranges"] else None
 
 
-def done_starts(ranges: list[list[int]], n: int, piece: int) -> set[int]:
-    return {s for s in range(0, n, piece) if any(a <= s < b for a, b, _ in ranges)}
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_resume_after_the_driver_is_stopped(tmp_path, monkeypatch, sig):
     n = 2 * 10**9  # a few seconds on two threads on the scalar path
@@ -147,16 +159,13 @@ def test_resume_after_the_driver_is_stopped(tmp_path, monkeypatch, sig):
     if sig == signal.SIGINT:
         assert "KeyboardInterrupt" in err
     saved = load(path)
-    piece = pymcpi.engine.piece_size(n)  # n / 64 in whole blocks here
-    assert piece == 31250176
-    done = done_starts(saved["ranges"], n, piece)
-    assert 0 < len(done) < -(-n // piece)
+    assert 0 < sum(b - a for a, b, _ in saved["ranges"]) < n
     assert len(path.read_bytes()) < 1000  # a few ranges, however long the run
 
     record = record_counts(monkeypatch)
     est = estimate_pi(n, seed=SEED, backend="threads", workers=2, checkpoint=path)
     assert (est.n, est.hits) == (n, count_hits(n, SEED))
-    assert sorted(record) == [s for s in range(0, n, piece) if s not in done]
+    assert tiles(record, saved["ranges"], n)  # the gaps, each point once
     assert est.elapsed >= saved["elapsed_s"]
     assert load(path)["ranges"] == [[0, n, count_hits(n, SEED)]]
 
@@ -165,10 +174,10 @@ def test_resume_after_the_driver_is_stopped(tmp_path, monkeypatch, sig):
 def test_resume_on_another_backend(tmp_path, monkeypatch, backend, workers):
     path = tmp_path / "run.json"
     with monkeypatch.context() as patch:
-        fail_after(patch, 20)
+        counted = fail_after(patch, 1)
         with pytest.raises(KeyboardInterrupt):
             estimate_pi(N, seed=SEED, checkpoint=path)
-    assert load(path)["ranges"] == [[0, 20 * PIECE, count_hits(20 * PIECE, SEED)]]
+    assert load(path)["ranges"] == prefix(counted)
     est = estimate_pi(N, seed=SEED, backend=backend, workers=workers, checkpoint=path)
     assert (est.n, est.hits, est.backend) == (N, count_hits(N, SEED), backend)
     assert load(path)["ranges"] == [[0, N, count_hits(N, SEED)]]
@@ -180,13 +189,19 @@ def test_precision_target_resumes_to_the_uninterrupted_answer(tmp_path, monkeypa
     assert whole.n < budget
     path = tmp_path / "run.json"
     with monkeypatch.context() as patch:
-        fail_after(patch, 3)
+        counted = fail_after(patch, 4)
         with pytest.raises(KeyboardInterrupt):
             estimate_pi(budget, seed=SEED, tol=tol, checkpoint=path)
     saved = load(path)
-    # Rounds are never merged across their edges: the first (one piece) and
-    # the second (one piece) stay apart, so that each round's hits are known.
-    assert [r[1] - r[0] for r in saved["ranges"]] == [4687616, 4687616, 4687616]
+    # Rounds are never merged across their edges, so that each finished
+    # round's hits can be read off: the first round (4687616 points) and the
+    # second stay apart.
+    edges = pymcpi.engine.round_edges(budget, growing=True)
+    assert edges[0] == 4687616
+    assert sum(c for _, c in counted) > edges[0] and len(saved["ranges"]) >= 2
+    assert saved["ranges"][0][:2] == [0, edges[0]]
+    assert not any(a < e < b for a, b, _ in saved["ranges"] for e in edges)
+    assert sum(b - a for a, b, _ in saved["ranges"]) == sum(c for _, c in counted)
     assert (saved["params"]["tol"], saved["params"]["confidence"]) == (tol, 0.95)
     resumed = estimate_pi(budget, seed=SEED, tol=tol, backend="threads", workers=2,
                           checkpoint=path)
@@ -305,15 +320,15 @@ def test_undecodable_checkpoint_is_refused_and_kept(tmp_path):
 
 
 def test_every_flipped_bit_is_refused_or_harmless(tmp_path, monkeypatch):
-    # A checkpoint of an interrupted run (2 of 6 pieces done); each of its
+    # A checkpoint of an interrupted run (its first piece done); each of its
     # bits is flipped in turn, and the run resumed from the damaged file.
     path = tmp_path / "run.json"
     with monkeypatch.context() as patch:
-        fail_after(patch, 2)
+        counted = fail_after(patch, 1)
         with pytest.raises(KeyboardInterrupt):
             estimate_pi(SMALL, seed=SEED, checkpoint=path)
     good = path.read_bytes()
-    assert load(path)["ranges"] == [[0, 2 * PIECE, count_hits(2 * PIECE, SEED)]]
+    assert load(path)["ranges"] == prefix(counted) and counted[0][1] < SMALL
     exact = count_hits(SMALL, SEED)
     outcomes = {"refused": 0, "exact": 0}
     for bit in range(8 * len(good)):

@@ -1,4 +1,4 @@
-"""The engine (rounds, the ledger of finished ranges, pieces) and the pools it
+"""The engine (rounds and the ledger of finished ranges) and the pools it
 runs on: user pools of every kind keep all their workers busy and report
 their failures, Dask and Ray clusters, and process pools that cannot start or
 lose their fork server."""
@@ -19,7 +19,8 @@ from interpreters import python_env, run_python
 
 from pymcpi import count_hits, estimate_pi
 from pymcpi.backends import UNKNOWN_POOL_WINDOW, pool_size
-from pymcpi.engine import MAX_PIECE, Ledger, piece_size, pieces, round_edges
+from pymcpi.engine import Ledger, round_edges
+from pymcpi.schedule import Pace, Schedule
 
 SEED = 7
 N = 50 * 2**20 + 12345
@@ -37,25 +38,11 @@ def test_round_edges_double_and_end_at_n(n):
     assert edges[:-1] == [first * 2**k for k in range(len(edges) - 1)]
 
 
-@given(gaps=st.lists(st.tuples(st.integers(0, 10**7), st.integers(1, 10**6)), max_size=6),
-       size=st.sampled_from([256, 2**20, MAX_PIECE]))
-def test_pieces_cover_the_gaps_on_a_fixed_grid(gaps, size):
-    spans, at = [], 0
-    for offset, length in gaps:  # disjoint, sorted gaps
-        spans.append((at + offset, at + offset + length))
-        at += offset + length
-    cut = list(pieces(spans, size))
-    assert sum(c for _, c in cut) == sum(b - a for a, b in spans)
-    for start, count in cut:
-        assert 0 < count <= size
-        assert start // size == (start + count - 1) // size  # never across the grid
-        assert any(a <= start and start + count <= b for a, b in spans)
-
-
-def test_pieces_are_lazy_for_any_n():
-    cut = pieces([(0, 2**64 - 1)], MAX_PIECE)
-    assert next(cut) == (0, MAX_PIECE) and next(cut) == (MAX_PIECE, MAX_PIECE)
-    assert piece_size(2**64 - 1) == MAX_PIECE and piece_size(N) == 2**20
+def test_the_first_pieces_come_at_once_for_any_n():
+    n = 2**64 - 1
+    schedule = Schedule(Ledger(n, [n]), [n], 4)
+    assert [p.count for p in schedule.refill(8, 0.0)] == [Pace.FIRST] * 4  # probes
+    assert len(schedule.ledger) == 0 and len(schedule.inflight) == 4
 
 
 # The ledger
@@ -177,9 +164,11 @@ def test_pool_of_unknown_size_gets_a_cluster_sized_window():
     from concurrent.futures import Future
 
     class Opaque:
-        """An executor that hides its size and answers no hits: a task
-        finishes when 256 are waiting, or when none was submitted for 50 ms
-        (so that a smaller window still ends)."""
+        """An executor that hides its size and answers no hits, as if each
+        task had been counting all the while it was pending: a task finishes
+        when 256 are
+        waiting, or when none was submitted for 50 ms (so that a smaller
+        window still ends)."""
 
         def __init__(self):
             self.pending: list[Future] = []
@@ -189,15 +178,16 @@ def test_pool_of_unknown_size_gets_a_cluster_sized_window():
             self.stop = threading.Event()
             threading.Thread(target=self._idle, daemon=True).start()
 
-        def submit(self, fn, /, *args):
+        def submit(self, fn, /, count, seed, start):
             future = Future()
+            future.submitted = time.time()
             with self.lock:
                 self.last = time.monotonic()
                 self.pending.append(future)
                 self.peak = max(self.peak, len(self.pending))
                 oldest = self.pending.pop(0) if len(self.pending) == 256 else None
             if oldest is not None:
-                oldest.set_result(0)
+                oldest.set_result((0, oldest.submitted, time.time(), "opaque"))
             return future
 
         def _idle(self):
@@ -206,12 +196,12 @@ def test_pool_of_unknown_size_gets_a_cluster_sized_window():
                     ready = self.pending if time.monotonic() - self.last > 0.05 else []
                     self.pending = [f for f in self.pending if f not in ready]
                 for future in ready:
-                    future.set_result(0)
+                    future.set_result((0, future.submitted, time.time(), "opaque"))
 
     pool = Opaque()
     try:
         assert pool_size(pool) is None
-        n = 2000 * MAX_PIECE
+        n = 2000 * 2**26
         est = estimate_pi(n, seed=SEED, pool=pool)
     finally:
         pool.stop.set()
@@ -248,7 +238,8 @@ def test_numpy_integers_from_a_pool_are_counts():
         def apply_async(self, fn, args, callback, error_callback):
             class Handle:
                 def get(self):
-                    return np.int64(fn(*args))
+                    hits, began, ended, worker = fn(*args)
+                    return np.int64(hits), np.float64(began), ended, worker
 
             callback(None)
             return Handle()
@@ -261,13 +252,21 @@ def test_a_wrong_result_from_a_pool_is_an_error():
         def apply_async(self, fn, args, callback, error_callback):
             class Handle:
                 def get(self):
-                    return args[0] + 1  # more hits than points
+                    hits, began, ended, worker = fn(*args)
+                    return self.lie(args[0], began, ended, worker)
 
+            Handle.lie = staticmethod(self.lie)
             callback(None)
             return Handle()
 
-    with pytest.raises(RuntimeError, match="returned"):
-        estimate_pi(N, seed=SEED, pool=Lies())
+    lies = [lambda count, b, e, w: (count + 1, b, e, w),  # more hits than points
+            lambda count, b, e, w: (-1, b, e, w),
+            lambda count, b, e, w: (0, e + 1, e, w),  # ended before it began
+            lambda count, b, e, w: 0,  # not a piece's answer
+            lambda count, b, e, w: (0, b, e)]
+    for lie in lies:
+        with pytest.raises(RuntimeError, match="returned"):
+            estimate_pi(N, seed=SEED, pool=type("Liar", (Lies,), {"lie": staticmethod(lie)})())
 
 
 # Dask and Ray

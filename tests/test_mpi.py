@@ -132,20 +132,20 @@ def test_precision_target_under_mpi_matches_serial(tmp_path):
 
 
 FAILING_RANK = """
-import sys, time
+import json, sys, time
 from mpi4py import MPI
 import pymcpi, pymcpi.backends
-
-pymcpi.backends.MPIRunner.EXCHANGE = 2**20  # rank 0 hears of rank 1's pieces
 
 if MPI.COMM_WORLD.Get_rank() == 1:
     real, calls = pymcpi.backends.count_hits, []
 
     def failing(n, seed, start):
-        calls.append(start)
-        if len(calls) == 3:
-            time.sleep(1)  # rank 0 has saved its first chunks by now
+        if len(calls) == 2:
+            time.sleep(1)  # rank 0 has saved by now
             raise RuntimeError("rank 1 fails on purpose")
+        calls.append([start, start + n])
+        with open(sys.argv[2], "w") as f:
+            json.dump(calls, f)
         return real(n, seed, start)
 
     pymcpi.backends.count_hits = failing
@@ -158,44 +158,46 @@ def covered(path: Path) -> int:
     return sum(end - start for start, end, _ in json.loads(path.read_text())["ranges"])
 
 
+def inside(span: list[int], ranges: list[list[int]]) -> bool:
+    return any(a <= span[0] and span[1] <= b for a, b, _ in ranges)
+
+
 def test_failing_rank_ends_the_job_and_its_checkpoint_resumes(tmp_path):
-    checkpoint = tmp_path / "run.json"
-    script = write(tmp_path, FAILING_RANK.format(n=N, seed=SEED), "failing.py")
-    failed = mpiexec(2, script, str(checkpoint), check=False)
+    checkpoint, counted = tmp_path / "run.json", tmp_path / "rank1.json"
+    n = 40 * N  # long enough that rank 0 is still counting when rank 1 fails
+    script = write(tmp_path, FAILING_RANK.format(n=n, seed=SEED), "failing.py")
+    failed = mpiexec(2, script, str(checkpoint), str(counted), check=False)
     assert failed.returncode != 0
     assert "finished" not in failed.stdout
     assert "rank 1 of 2 failed" in failed.stderr
     assert "rank 1 fails on purpose" in failed.stderr
-    # Rank 0's own pieces, and those rank 1 reported before it failed (rank 0
-    # runs at most 4 exchanges ahead of the slowest rank).
+    # Rank 0 hears of each piece as it finishes: rank 1's two pieces are in
+    # rank 0's checkpoint, beside rank 0's own.
     ranges = json.loads(checkpoint.read_text())["ranges"]
-    second_share = split(N, 2)[1].start
-    assert any(start < second_share for start, _, _ in ranges)
-    assert any(start >= second_share for start, _, _ in ranges)
-    assert covered(checkpoint) < N
+    rank1 = json.loads(counted.read_text())
+    assert len(rank1) == 2 and all(inside(span, ranges) for span in rank1)
+    assert sum(b - a for a, b in rank1) < covered(checkpoint) < n
 
     resume = write(tmp_path, ESTIMATE, "resume.py")
-    args = json.dumps({"n": N, "seed": SEED, "checkpoint": str(checkpoint)})
+    args = json.dumps({"n": n, "seed": SEED, "checkpoint": str(checkpoint)})
     proc = mpiexec(1, resume, args)
     assert [(r["n"], r["hits"], r["workers"]) for r in results(proc)] == [
-        (N, count_hits(N, SEED), 1)]
-    assert json.loads(checkpoint.read_text())["ranges"] == [[0, N, count_hits(N, SEED)]]
+        (n, count_hits(n, SEED), 1)]
+    assert json.loads(checkpoint.read_text())["ranges"] == [[0, n, count_hits(n, SEED)]]
     again = mpiexec(3, resume, args)
-    assert {r["hits"] for r in results(again)} == {count_hits(N, SEED)}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["failing.py", "resume.py", "run.json"]
+    assert {r["hits"] for r in results(again)} == {count_hits(n, SEED)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "failing.py", "rank1.json", "resume.py", "run.json"]
 
 
-# Several runs in one launch: n below and above ranks x piece, fewer blocks
-# than ranks, a precision target, and exchanges every 2**20 points of a share
-# (instead of 2**32) so that the non-blocking gathers, the progress they feed
-# and checkpoints of the whole job's progress are exercised.
+# Several runs in one launch: one point, fewer blocks than ranks, a run of
+# a few pieces, a precision target and a checkpoint; ranks that wait for the
+# round's last piece, and runs one after another on the same communicator.
 MANY = """
 import json, sys
 from mpi4py import MPI
 import pymcpi
-from pymcpi.backends import MPIRunner
 
-MPIRunner.EXCHANGE = 2**20
 comm = MPI.COMM_WORLD
 runs = json.loads(sys.argv[1])
 mine = []
@@ -240,15 +242,3 @@ def test_progress_bar_on_rank_zero_only(tmp_path):
     assert {r["hits"] for r in results(proc)} == {count_hits(N, SEED)}
     assert proc.stderr.count(" 0.00/52.4M ") == 1  # each bar starts at 0 once
     assert "100%" in proc.stderr
-
-
-def test_synchronisation_cost_is_measured_per_rank_count():
-    from pymcpi import bench
-
-    sync = bench.run_sync_cost(max_ranks=2, calls=20)
-    assert [r["ranks"] for r in sync["rows"]] == [1, 2]
-    assert all(r["allreduce_us"] > 0 and r["igather_us"] > 0 for r in sync["rows"])
-    assert [r["bytes_received_rank0"] for r in sync["rows"]] == [16, 32]
-    table = bench.format_scaling({"machine": bench.machine_info(), "n": 2, "max_workers": 1,
-                                  "rows": [], "sync": sync["rows"], "notes": []})
-    assert "| 2 |" in table and "Allreduce" in table
