@@ -694,6 +694,10 @@ class MPIRunner:
                              + "".join(traceback.format_exception(exc)))
             sys.stderr.flush()
             time.sleep(0.5)  # let the launcher forward the message before the job ends
+        # MPI_Abort prints a line of its own on some MPIs; the job's line,
+        # or the failure, has been said.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
         self.comm.Abort(exit_status(exc))
 
     def close(self) -> None:

@@ -312,12 +312,15 @@ def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
     bar = _progress_bar(n, ledger.points, progress)
     shown = ledger.points
 
-    def tick() -> None:
+    def show() -> None:
         nonlocal shown
         if bar is not None:
             points = schedule.points
             bar.update(points - shown)
             shown = points
+
+    def tick() -> None:
+        show()
         if saved is not None and saved.due():
             saved.save(schedule.snapshot, previous + time.perf_counter() - begin, every=True)
 
@@ -328,6 +331,7 @@ def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
         if saved is not None:
             saved.save(schedule.snapshot, elapsed)
         if bar is not None:
+            show()
             bar.close()
     assert schedule.result is not None
     used, hits = schedule.result

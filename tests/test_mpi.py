@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from interpreters import python_env
 
+import pymcpi
 from pymcpi import count_hits, estimate_pi, split
 from pymcpi.bench import find_mpiexec
 
@@ -242,3 +244,78 @@ def test_progress_bar_on_rank_zero_only(tmp_path):
     assert {r["hits"] for r in results(proc)} == {count_hits(N, SEED)}
     assert proc.stderr.count(" 0.00/52.4M ") == 1  # each bar starts at 0 once
     assert "100%" in proc.stderr
+
+
+# Signals: srun and mpiexec pass SIGTERM to every rank; a user's kill may
+# reach one rank alone. Either way the job stops with one line and status
+# 143, and rank 0's final checkpoint holds every piece any rank finished.
+
+@pytest.mark.parametrize("target", ["mpiexec", "rank 0", "rank 1"])
+def test_sigterm_saves_every_ranks_finished_pieces(tmp_path, target):
+    from test_signals import LOGGED_CLI, finished_pieces, saved, within
+
+    log, checkpoint = tmp_path / "pieces.log", tmp_path / "run.json"
+    proc = subprocess.Popen(
+        [MPIEXEC, "-n", "2", sys.executable, "-P", "-c", LOGGED_CLI, str(log), "run", "-n",
+         "1e15", "--seed", str(SEED), "--checkpoint", str(checkpoint)],
+        cwd=tmp_path, env=python_env(PYMCPI_SIMD="scalar"), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    logs = [Path(f"{log}0"), Path(f"{log}1")]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+                p.exists() and len(finished_pieces(p)) >= 3 for p in logs):
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+        pids = [int(p.read_text().splitlines()[0]) for p in logs]
+        wall = time.time()
+        os.kill(proc.pid if target == "mpiexec" else pids[int(target[-1])], signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 143
+    assert err == f"pymcpi: terminated (SIGTERM), progress saved to {checkpoint}\n"
+    ranges = saved(checkpoint)
+    for rank_log in logs:
+        pieces = [p for p in finished_pieces(rank_log) if p[3] < wall - 0.25]
+        assert pieces and all(within(p, ranges) for p in pieces), rank_log.name
+
+
+MIXED = """
+import json, time
+from mpi4py import MPI
+import pymcpi
+
+n = {n}
+began = time.perf_counter()
+est = pymcpi.estimate_pi(n, seed={seed}, backend="mpi", trace=True)
+if MPI.COMM_WORLD.Get_rank() == 0:
+    work, busy = {{}}, {{}}
+    for r in est.trace:
+        work[r.worker] = work.get(r.worker, 0) + r.end - r.start
+        busy[r.worker] = busy.get(r.worker, 0.0) + r.ended - r.began
+    print(json.dumps({{"hits": est.hits, "work": work, "busy": busy,
+                      "last": max(r.ended for r in est.trace)}}))
+"""
+
+
+def test_ranks_of_different_speed_share_the_work_by_speed(tmp_path):
+    fast = pymcpi.simd_paths()[-1]
+    if fast == "scalar":
+        pytest.skip("one SIMD path only")
+    n = 3 * 10**9
+    script = write(tmp_path, MIXED.format(n=n, seed=SEED))
+    command = [MPIEXEC, "-bind-to", "core",
+               "-n", "1", "-env", "PYMCPI_SIMD", fast, sys.executable, "-P", str(script), ":",
+               "-n", "1", "-env", "PYMCPI_SIMD", "scalar", sys.executable, "-P", str(script)]
+    proc = run(command, tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["hits"] == count_hits(n, SEED)
+    work, busy = result["work"], result["busy"]
+    assert set(work) == {"0", "1"}
+    assert work["0"] > 2 * work["1"], work  # the vector path counts most of it
+    # Both ranks count until the end: neither waits for the other.
+    assert min(busy.values()) > 0.85 * result["last"], (busy, result["last"])

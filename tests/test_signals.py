@@ -26,12 +26,14 @@ SEED = 7
 # The CLI, with the kernel wrapped so that every piece it finishes is
 # written down (appended and flushed, with the time) before it is handed in.
 LOGGED_CLI = """
-import json, sys, time
+import json, os, sys, time
 import pymcpi.backends
 from pymcpi.cli import main
 
 real = pymcpi.backends.count_hits
-log = open(sys.argv[1], "a")
+log = open(sys.argv[1] + os.environ.get("PMI_RANK", ""), "a")  # a file per MPI rank
+log.write(str(os.getpid()) + "\\n")
+log.flush()
 
 def logged(n, seed, start):
     hits = real(n, seed, start)
