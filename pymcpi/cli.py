@@ -180,6 +180,10 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="measure strong and weak scaling of threads, processes and MPI; "
                        "says first about how long it will take, and Ctrl-C prints the runs "
                        "measured so far")
+    bench.add_argument("--scheduling", action="store_true",
+                       help="measure whether the work follows the workers: a pool behind a "
+                       "dispatcher that spends 50 ms a task, and MPI ranks of different "
+                       "speed (one fast SIMD path, one scalar), each against its ideal")
     bench.add_argument("-n", type=parse_count, default=2 * 10**10,
                        help="points for strong scaling (default 2e10); weak scaling "
                        "gives each worker n / max-workers")
@@ -286,6 +290,15 @@ def _info(args: argparse.Namespace) -> None:
 def _bench(args: argparse.Namespace) -> None:
     from . import bench
 
+    if args.scheduling:
+        from . import bench_scheduling
+
+        if args.scaling or args.plot:
+            raise ValueError("--scheduling goes alone")
+        result = bench_scheduling.run_scheduling()
+        print(json.dumps(result, indent=2) if args.json
+              else bench_scheduling.format_scheduling(result))
+        return
     if not args.scaling:
         if args.plot:
             raise ValueError("--plot goes with --scaling")

@@ -461,3 +461,20 @@ except ImportError as exc:
     print(exc)
 """
     assert 'pip install "pymcpi[mpi]"' in run_python(code).stdout
+
+
+def test_a_slow_central_dispatcher_gets_few_large_pieces():
+    from pymcpi.bench_scheduling import SlowDispatcher
+
+    n = 4 * 10**9
+    pool = SlowDispatcher(2, 0.02)  # 20 ms of dispatch per task, one task at a time
+    try:
+        est = estimate_pi(n, seed=SEED, pool=pool, trace=True)
+    finally:
+        pool.shutdown()
+    assert (est.hits, est.workers) == (count_hits(n, SEED), 2)
+    # Pieces of at least 2 workers x 20 ms / 0.5 = 0.08 s of counting: at
+    # most a few dozen tasks (fixed pieces of 2**26 points would be 60), and
+    # both worker threads counted.
+    assert pool.tasks == len(est.trace) <= 40
+    assert len({r.worker for r in est.trace}) == 2
