@@ -514,7 +514,7 @@ class MPIRunner:
         except ImportError as exc:
             raise ImportError(
                 'backend="mpi" needs mpi4py: pip install ".[mpi]" in a clone of pymcpi '
-                f'(pip install "pymcpi[mpi]" once released) ({exc})') from exc
+                f'(pip install "pymcpi[mpi]" once released) ({exc})', name="mpi4py") from exc
         if comm is None:
             comm = MPI.COMM_WORLD
             check_world(comm.Get_size())

@@ -164,12 +164,11 @@ class Checkpoint:
         if set(data) != KEYS:
             raise self._fail(f"keys {sorted(map(str, data))}, expected {sorted(KEYS)}")
         try:
-            if data["sha256"] != digest(data):
-                raise self._fail("checksum mismatch: the file was changed or damaged")
+            expected = digest(data)
         except (ValueError, TypeError, RecursionError, OverflowError) as exc:
-            if isinstance(exc, ValueError) and "corrupt" in str(exc):
-                raise
             raise self._fail(f"cannot be hashed: {type(exc).__name__}") from None
+        if data["sha256"] != expected:
+            raise self._fail("checksum mismatch: the file was changed or damaged")
         params = data["params"]
         if not isinstance(params, dict) or set(params) != set(self.params):
             raise self._fail("bad params")

@@ -319,3 +319,35 @@ def test_ranks_of_different_speed_share_the_work_by_speed(tmp_path):
     assert work["0"] > 2 * work["1"], work  # the vector path counts most of it
     # Both ranks count until the end: neither waits for the other.
     assert min(busy.values()) > 0.85 * result["last"], (busy, result["last"])
+
+
+SERVING_ONLY = """
+import json, sys
+from mpi4py import MPI
+import pymcpi, pymcpi.backends as backends
+
+real = backends.MPIRunner.__init__
+
+def without_threads(self, comm):  # as where MPI gives no THREAD_MULTIPLE
+    real(self, comm)
+    self.threaded = False
+
+backends.MPIRunner.__init__ = without_threads
+runs = []
+for n in json.loads(sys.argv[1]):
+    est = pymcpi.estimate_pi(n, seed=7, backend="mpi", trace=True)
+    runs.append([est.n, est.hits, sorted({r.worker for r in est.trace or ()})])
+everyone = MPI.COMM_WORLD.gather(runs, root=0)
+if MPI.COMM_WORLD.Get_rank() == 0:
+    print(json.dumps(everyone))
+"""
+
+
+def test_without_thread_support_rank_0_only_serves(tmp_path):
+    sizes = [1, N, 3 * 10**8]
+    proc = mpiexec(3, write(tmp_path, SERVING_ONLY), json.dumps(sizes))
+    everyone = results(proc)
+    assert [[n, h] for n, h, _ in everyone[0]] == [[n, count_hits(n, SEED)] for n in sizes]
+    assert everyone[0][-1][2] == ["1", "2"]  # rank 0 counted nothing
+    assert all([[n, h] for n, h, _ in runs] == [[n, h] for n, h, _ in everyone[0]]
+               for runs in everyone)
