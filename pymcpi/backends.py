@@ -49,6 +49,12 @@ QUEUED_PER_WORKER = 2
 # cluster of a hundred workers busy; ``workers=`` overrides it.
 UNKNOWN_POOL_WINDOW = 256
 
+# The status with which a new worker process ends when importing the main
+# script (as every worker does under spawn and forkserver) reaches
+# estimate_pi(backend="processes"): the driver recognises it and names the
+# missing `if __name__ == "__main__":` instead of starting workers again.
+UNGUARDED_STATUS = 86
+
 T = TypeVar("T")
 
 
@@ -410,8 +416,18 @@ class ProcessRunner(_Local):
                 if not first.done() and not _manager_alive(executor):
                     raise BrokenProcessPool("the process pool could not start its threads")
             first.result()
-        except BaseException:
+        except BaseException as exc:
+            unguarded = isinstance(exc, BrokenProcessPool) and _stopped_unguarded(executor)
             _terminate(executor)
+            if unguarded:
+                script = (getattr(sys.modules.get("__main__"), "__file__", None)
+                          or "the main script")
+                raise RuntimeError(
+                    f"the worker processes stopped while importing {script}: under the "
+                    f"{self.context.get_start_method()!r} start method every worker imports "
+                    "the main script first, and this one calls estimate_pi(backend="
+                    "'processes') at its top level, so each worker would start the run "
+                    "again. Put the call under `if __name__ == \"__main__\":`") from None
             raise
         return executor
 
@@ -423,6 +439,46 @@ class ProcessRunner(_Local):
 
     def close(self) -> None:
         self._stop()
+
+
+def _stopped_unguarded(executor: ProcessPoolExecutor) -> bool:
+    """Whether a worker of ``executor`` ended with `UNGUARDED_STATUS`."""
+    deadline = time.monotonic() + 1.0
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        if process.exitcode is None:  # a worker that has just ended is reaped in moments
+            process.join(max(deadline - time.monotonic(), 0.0))
+        if process.exitcode == UNGUARDED_STATUS:
+            return True
+    return False
+
+
+def _check_processes_can_start() -> None:
+    """Refuse backend="processes" where its workers cannot start.
+
+    In a new worker process that is importing the main script (under spawn
+    and forkserver every worker does, before it runs anything), a call of
+    estimate_pi there is one that the script makes at its top level, not
+    under ``if __name__ == "__main__":``: the worker says so in one line and
+    ends with `UNGUARDED_STATUS`, which its driver recognises, instead of
+    starting workers of its own (the standard library's long error, once per
+    worker and per attempt). And a daemonic process (a worker of a
+    multiprocessing.Pool) may not have children at all."""
+    process = multiprocessing.current_process()
+    if getattr(process, "_inheriting", False):
+        sys.stderr.write(
+            "pymcpi: error: a new worker process, importing the main script, reached "
+            "estimate_pi(backend='processes'): the call belongs under "
+            "`if __name__ == \"__main__\":`\n")
+        sys.stderr.flush()
+        # os._exit: a fork server's child turns SystemExit into status 1.
+        os._exit(UNGUARDED_STATUS)
+    if process.daemon:
+        raise RuntimeError(
+            f"backend='processes' cannot start worker processes from {process.name}: it is "
+            "a daemonic process, such as a worker of a multiprocessing.Pool, and those may "
+            "not have children. Use backend='threads' there (the kernel releases the GIL, "
+            "so threads use every core), or run the outer work on a "
+            "concurrent.futures.ProcessPoolExecutor, whose workers may start processes")
 
 
 def _manager_alive(executor: ProcessPoolExecutor) -> bool:
@@ -726,6 +782,7 @@ def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) 
     if backend == "threads":
         return ThreadRunner(workers or default_workers())
     if backend == "processes":
+        _check_processes_can_start()
         return ProcessRunner(workers or default_workers())
     if backend == "pool":
         return PoolRunner(pool, workers)

@@ -510,3 +510,37 @@ with ThreadPoolExecutor(2) as pool:
 print(before, loaded())
 """
     assert run_python(code).stdout.split() == ["[]", "[]"]
+
+
+# Where worker processes cannot start
+
+UNGUARDED = """
+import multiprocessing, sys
+import pymcpi
+
+multiprocessing.set_start_method(sys.argv[1], force=True)  # workers run this line too
+print(pymcpi.estimate_pi({n}, seed={seed}, backend="processes", workers=2))
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_script_without_the_main_guard_is_told_so_in_a_few_lines(method, tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED.format(n=N, seed=SEED))
+    proc = subprocess.run([sys.executable, "-P", str(script), method], cwd=tmp_path,
+                          env=python_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[-1].startswith("RuntimeError: the worker processes stopped while importing "
+                                f"{script}: under the {method!r} start method")
+    assert lines[-1].endswith('Put the call under `if __name__ == "__main__":`')
+    assert proc.stderr.count("Traceback") == 1 and len(lines) <= 25, proc.stderr
+    assert "bootstrapping phase" not in proc.stderr and "giving up" not in proc.stderr
+
+
+def test_processes_inside_a_pool_worker_say_what_to_use_instead():
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        with pytest.raises(RuntimeError, match="daemonic.*backend='threads'"):
+            pool.apply(estimate_pi, (N,), {"seed": SEED, "backend": "processes"})
+        est = pool.apply(estimate_pi, (N,), {"seed": SEED, "backend": "threads", "workers": 2})
+    assert est.hits == hits_of()
