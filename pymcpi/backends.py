@@ -507,6 +507,8 @@ def pool_size(pool: Any) -> int | None:
         if isinstance(size, int) and not isinstance(size, bool) and size > 0:
             return size
     client = getattr(pool, "_client", None)  # Dask's client.get_executor()
+    if _is_dask_client(pool):
+        client = pool
     if client is not None and hasattr(client, "nthreads"):
         total = sum(client.nthreads().values())
         return total if total > 0 else None
@@ -522,26 +524,49 @@ class PoolRunner(_Local):
     ``mpi4py.futures.MPIPoolExecutor``). It is used, not closed.
 
     Every worker is kept busy: the window of pieces in flight is
-    `QUEUED_PER_WORKER` times the pool's size where the pool can tell it
-    (`pool_size`), else ``workers`` if given, else `UNKNOWN_POOL_WINDOW`.
+    `QUEUED_PER_WORKER` times ``workers`` if given, else the pool's size where
+    the pool can tell it (`pool_size`), else `UNKNOWN_POOL_WINDOW`. A Dask
+    ``Client`` is used through its executor, ``client.get_executor()``.
+
+    ``workers`` is that number, except for a pool of unknown size: the
+    schedule sizes pieces for `UNKNOWN_POOL_WINDOW` workers, and after the
+    run ``workers`` is the number of distinct workers that counted pieces
+    (each answer names its worker), so that `Estimate.workers` does not
+    report the window as a worker count.
     """
 
     backend = "pool"
 
     def __init__(self, pool: Any, workers: int | None) -> None:
+        if _is_dask_client(pool):
+            pool = pool.get_executor()
         if not (hasattr(pool, "submit") or hasattr(pool, "apply_async")):
             raise TypeError(
                 "pool must be a multiprocessing.Pool or a concurrent.futures.Executor "
-                f"(anything with submit or apply_async), not {type(pool).__name__}"
+                f"(anything with submit or apply_async), not {type(pool).__name__}; for "
+                "Dask: pool=client.get_executor(), for Ray: "
+                "pool=ray.util.multiprocessing.Pool()"
             )
         self.pool = pool
         size = workers or pool_size(pool)
+        self.sized = size is not None
         self.workers = size or UNKNOWN_POOL_WINDOW
         self.window = QUEUED_PER_WORKER * size if size else UNKNOWN_POOL_WINDOW
 
     def run(self, schedule: Schedule | None, seed: int, tick: Callable[[], None]) -> None:
         assert schedule is not None
-        _drive(self.pool, schedule, seed, self.window, tick)
+        try:
+            _drive(self.pool, schedule, seed, self.window, tick)
+        finally:
+            if not self.sized:
+                self.workers = max(len(schedule.pace.rates), 1)  # the workers seen
+
+
+def _is_dask_client(pool: Any) -> bool:
+    """Whether ``pool`` is a Dask ``distributed.Client`` (without importing
+    Dask)."""
+    return (type(pool).__module__.split(".")[0] == "distributed"
+            and callable(getattr(pool, "get_executor", None)))
 
 
 class MPIRunner:
@@ -563,6 +588,7 @@ class MPIRunner:
     backend = "mpi"
     ASK, ANSWER = 1, 2  # message tags
     STOP_WAIT = 10.0  # seconds a rank that must stop waits for rank 0 to end the job
+    POLL = 0.0002  # seconds rank 0's service sleeps between looks for a request
 
     def __init__(self, comm: Any) -> None:
         try:
@@ -701,8 +727,13 @@ class MPIRunner:
 
         request = np.zeros(7, dtype=np.uint64)
         status = self.MPI.Status()
-        self.comm.Recv(request, source=self.MPI.ANY_SOURCE, tag=self.ASK, status=status)
+        # A blocking receive spins in many MPIs, taking half the core that
+        # rank 0 counts on; polling with short sleeps costs next to nothing,
+        # and a busy desk finds a request waiting at every poll.
+        while not self.comm.Iprobe(source=self.MPI.ANY_SOURCE, tag=self.ASK, status=status):
+            time.sleep(self.POLL)
         rank = status.Get_source()
+        self.comm.Recv(request, source=rank, tag=self.ASK)
         if rank == 0:
             return False
         start, count, hits, began, ended, waited, signum = map(int, request)
@@ -760,17 +791,46 @@ class MPIRunner:
         pass
 
 
+POOL_FORMS = ("pool=multiprocessing.Pool(), any concurrent.futures executor, "
+              "client.get_executor() for Dask, ray.util.multiprocessing.Pool() for Ray")
+
+# What a backend name that is not one means: engines that come in through pool=.
+_DASK = ("Dask is used through pool=: estimate_pi(n, pool=client.get_executor()), with "
+         "client = distributed.Client(...)")
+_RAY = ("Ray is used through pool=: estimate_pi(n, pool=ray.util.multiprocessing.Pool()), "
+        "after ray.init()")
+_LOKY = ("loky is used through pool=: estimate_pi(n, pool=loky.get_reusable_executor())")
+_MULTIPROCESSING = ("worker processes are backend='processes'; a multiprocessing.Pool of "
+                    "your own goes in pool=")
+_MPI4PY = ("MPI ranks are backend='mpi' (every rank calls); an "
+           "mpi4py.futures.MPIPoolExecutor goes in pool=")
+_EXECUTOR = "an executor of your own goes in pool=: estimate_pi(n, pool=executor)"
+ENGINE_HINTS = {
+    "dask": _DASK, "distributed": _DASK, "dask.distributed": _DASK,
+    "ray": _RAY,
+    "loky": _LOKY, "joblib": _LOKY,
+    "multiprocessing": _MULTIPROCESSING, "process": _MULTIPROCESSING,
+    "processpool": _MULTIPROCESSING, "processpoolexecutor": _MULTIPROCESSING,
+    "thread": "threads are backend='threads'", "threading": "threads are backend='threads'",
+    "threadpool": "threads are backend='threads'",
+    "mpi4py": _MPI4PY, "mpi4py.futures": _MPI4PY, "mpipoolexecutor": _MPI4PY,
+    "executor": _EXECUTOR, "futures": _EXECUTOR, "concurrent.futures": _EXECUTOR,
+}
+
+
 def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) -> Runner:
     """The runner for estimate_pi's arguments, after checking them."""
     if backend is None:
         backend = "pool" if pool is not None else "mpi" if comm is not None else "serial"
     if not isinstance(backend, str) or backend not in BACKENDS + ("pool",):
+        hint = ENGINE_HINTS.get(backend.lower(), "") if isinstance(backend, str) else ""
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
-                         f"got {backend!r}")
+                         f"got {backend!r}" + (f"; {hint}" if hint else ""))
     if workers is not None:
         workers = index(workers, "workers", least=1)
     if backend == "pool" and pool is None:
-        raise ValueError("backend='pool' is what pool= implies; pass pool= instead")
+        raise ValueError("backend='pool' is what pool= implies; pass the pool itself instead: "
+                         f"{POOL_FORMS}")
     if pool is not None and backend != "pool":
         raise ValueError(f"pool= brings its own workers; it does not go with backend={backend!r}")
     if comm is not None and backend != "mpi":

@@ -38,7 +38,8 @@ class Estimate:
     backend : str
         What did the work, ``"serial"`` for the calling thread.
     workers : int
-        How many workers shared it.
+        How many workers shared it; for a pool that cannot tell its size
+        (and no ``workers=``), how many distinct workers counted pieces.
     tol : float or None
         The precision target the run was given: the largest half-width of the
         confidence interval it asked for; None when it had none.
@@ -216,11 +217,16 @@ def estimate_pi(
     workers : int, optional
         Threads or processes; default: the CPUs this process may use. With
         ``pool``, the number of its workers, for a pool that cannot tell it
-        (pieces in flight are 2 per worker, else 256).
+        (pieces in flight are 2 per worker, else 256); without it, such a
+        pool's `Estimate.workers` is the number of distinct workers that
+        counted pieces, never the 256.
     pool : multiprocessing.Pool or concurrent.futures.Executor, optional
         A pool you own, used and left open: also Dask's
-        ``client.get_executor()``, ``ray.util.multiprocessing.Pool``, loky's
-        executors and ``mpi4py.futures.MPIPoolExecutor``.
+        ``client.get_executor()`` (or the ``Client`` itself, used through
+        it, with its real worker count ``client.nthreads()``),
+        ``ray.util.multiprocessing.Pool``, loky's executors and
+        ``mpi4py.futures.MPIPoolExecutor``. Dask, Ray and loky have no
+        ``backend`` name: they come in through ``pool``.
     comm : mpi4py.MPI.Comm, optional
         The communicator for ``backend="mpi"``; default ``COMM_WORLD``.
         mpi4py is imported only by this backend.

@@ -205,7 +205,7 @@ def test_pool_of_unknown_size_gets_a_cluster_sized_window():
         est = estimate_pi(n, seed=SEED, pool=pool)
     finally:
         pool.stop.set()
-    assert (est.n, est.workers) == (n, UNKNOWN_POOL_WINDOW)
+    assert (est.n, est.workers) == (n, 1)  # the workers that answered, not the window
     assert pool.peak == UNKNOWN_POOL_WINDOW
     with ProcessPoolExecutor(2) as executor:
         named = estimate_pi(N, seed=SEED, pool=CountingExecutor(executor), workers=3)
@@ -478,3 +478,62 @@ def test_a_slow_central_dispatcher_gets_few_large_pieces():
     # both worker threads counted.
     assert pool.tasks == len(est.trace) <= 40
     assert len({r.worker for r in est.trace}) == 2
+
+
+# Engines named as backends, Dask clients, pools that hide their size
+
+import re  # noqa: E402
+
+
+@pytest.mark.parametrize("name, form", [
+    ("dask", "pool=client.get_executor()"), ("Dask", "pool=client.get_executor()"),
+    ("distributed", "pool=client.get_executor()"),
+    ("ray", "pool=ray.util.multiprocessing.Pool()"),
+    ("loky", "pool=loky.get_reusable_executor()"),
+    ("multiprocessing", "backend='processes'"),
+    ("mpi4py", "backend='mpi'"),
+    ("pool", "client.get_executor() for Dask, ray.util.multiprocessing.Pool() for Ray"),
+])
+def test_an_engine_named_as_a_backend_points_to_pool(name, form):
+    with pytest.raises(ValueError, match=re.escape(form)):
+        estimate_pi(N, seed=SEED, backend=name)
+
+
+def test_a_cluster_given_as_a_pool_points_to_its_executor():
+    class LocalCluster:  # neither submit nor apply_async
+        pass
+
+    with pytest.raises(TypeError, match=re.escape("for Dask: pool=client.get_executor()")):
+        estimate_pi(N, seed=SEED, pool=LocalCluster())
+
+
+def test_a_pool_that_hides_its_size_reports_the_workers_that_counted():
+    from concurrent.futures import Future
+
+    class Hidden:
+        """Counts each piece at once and names three workers in turn."""
+
+        def __init__(self):
+            self.tasks = 0
+
+        def submit(self, fn, /, *args):
+            hits, began, ended, _ = fn(*args)
+            self.tasks += 1
+            future = Future()
+            future.set_result((hits, began, ended, f"worker-{self.tasks % 3}"))
+            return future
+
+    pool = Hidden()
+    assert pool_size(pool) is None
+    est = estimate_pi(N, seed=SEED, pool=pool)
+    assert pool.tasks >= 3
+    assert (est.hits, est.workers) == (count_hits(N, SEED), 3)
+    named = estimate_pi(N, seed=SEED, pool=Hidden(), workers=5)
+    assert (named.hits, named.workers) == (count_hits(N, SEED), 5)
+
+
+@pytest.mark.slow
+def test_a_dask_client_is_used_through_its_executor(dask_client):
+    assert pool_size(dask_client) == 4
+    est = estimate_pi(N, seed=SEED, pool=dask_client)
+    assert (est.hits, est.backend, est.workers) == (count_hits(N, SEED), "pool", 4)
