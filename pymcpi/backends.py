@@ -588,7 +588,7 @@ class MPIRunner:
     backend = "mpi"
     ASK, ANSWER = 1, 2  # message tags
     STOP_WAIT = 10.0  # seconds a rank that must stop waits for rank 0 to end the job
-    POLL = 0.0002  # seconds rank 0's service sleeps between looks for a request
+    POLL = 0.001  # seconds rank 0's service sleeps between looks for a request
 
     def __init__(self, comm: Any) -> None:
         try:

@@ -13,9 +13,11 @@ what its workers could do at best, in one run of the benchmark:
     one on the fastest SIMD path and one forced to the scalar path (a
     cluster that mixes node generations). Compared with the
     throughput-weighted ideal ``n / (r_fast + r_slow)``, the rates measured
-    on one core just before. Under mpiexec each rank runs
-    ``python -m pymcpi.bench_scheduling N``, and rank 0 prints the run as
-    one JSON line: elapsed seconds, and points and busy seconds per rank.
+    on one core just before; and with the same ideal from the rates the
+    ranks showed during the run (two busy cores count slower than one). Under
+    mpiexec each rank runs ``python -m pymcpi.bench_scheduling N``, and rank 0
+    prints the run as one JSON line: elapsed seconds, and points and busy
+    seconds per rank.
 """
 
 from __future__ import annotations
@@ -144,10 +146,14 @@ def mixed_ranks(n: int) -> dict[str, Any] | None:
         raise RuntimeError(f"mpiexec failed: {proc.stderr.strip()[-500:]}")
     run = json.loads(proc.stdout.strip().splitlines()[-1])
     ideal = n / (rates[fast] + rates["scalar"])
+    # The ranks' own rates during the run, from its trace: both cores busy
+    # count slower than one alone, which no schedule can help.
+    during = n / sum(run["work"][r] / run["busy"][r] for r in run["work"])
     return {"name": "mixed ranks", "n": n, "paths": [fast, "scalar"],
             "rates": [rates[fast], rates["scalar"]], "seconds": run["seconds"],
             "ideal_s": ideal, "efficiency": ideal / run["seconds"], "work": run["work"],
-            "tasks": run["tasks"]}
+            "tasks": run["tasks"], "ideal_during_s": during,
+            "efficiency_during": during / run["seconds"]}
 
 
 def run_scheduling(n_pool: int = 4 * 10**10, n_mpi: int = 4 * 10**9,
@@ -177,6 +183,13 @@ def format_scheduling(result: dict[str, Any]) -> str:
             what += f" ({' + '.join(row['paths'])})"
         lines.append(f"| {what} | {row['n']:.3g} | {row['tasks']} | {row['seconds']:.2f} | "
                      f"{row['ideal_s']:.2f} | {row['efficiency']:.2f} |")
+    for row in result["rows"]:
+        if "ideal_during_s" in row:
+            lines += ["", f"mixed ranks: the ideal from the rates measured one core at a time "
+                      f"({row['rates'][0] / 1e9:.2f} and {row['rates'][1] / 1e9:.2f}·10^9 "
+                      f"points/s); from the ranks' own rates during the run, "
+                      f"{row['ideal_during_s']:.2f} s, efficiency {row['efficiency_during']:.2f}; "
+                      f"points counted by rank: {row['work']}"]
     return "\n".join(lines)
 
 
@@ -192,9 +205,12 @@ def _rank_run(n: int) -> None:
             raise RuntimeError("the mixed-ranks run gave a wrong answer")  # a bug
         assert est.trace is not None
         work: dict[str, int] = {}
+        busy: dict[str, float] = {}
         for record in est.trace:
             work[record.worker] = work.get(record.worker, 0) + record.end - record.start
-        print(json.dumps({"seconds": est.elapsed, "work": work, "tasks": len(est.trace)}))
+            busy[record.worker] = busy.get(record.worker, 0.0) + record.ended - record.began
+        print(json.dumps({"seconds": est.elapsed, "work": work, "busy": busy,
+                          "tasks": len(est.trace)}))
 
 
 if __name__ == "__main__":
