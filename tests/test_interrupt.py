@@ -25,16 +25,18 @@ except KeyboardInterrupt:
 """
 
 
-def interrupt_after_start(command: list[str], env: dict) -> tuple[subprocess.Popen, float, str]:
-    """Start ``command``, wait until it is counting, send SIGINT and return the
-    process, the seconds it took to exit, and its output."""
+def interrupt_after_start(command: list[str], env: dict, ready: bool = False
+                          ) -> tuple[subprocess.Popen, float, str]:
+    """Start ``command``, wait until it is counting (after it prints "ready",
+    if ``ready``), send SIGINT and return the process, the seconds it took to
+    exit, and its output."""
     # A shell that starts jobs in the background may hand SIGINT down as
     # ignored; a terminal's Ctrl-C reaches a process with the default action.
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=tempfile.gettempdir(), env=env,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
-        if command[-1] == CHILD:
+        if ready:
             assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)  # well into the C loop
         assert proc.poll() is None, "finished before it was interrupted"
@@ -51,7 +53,7 @@ def interrupt_after_start(command: list[str], env: dict) -> tuple[subprocess.Pop
 @pytest.mark.parametrize("path", pymcpi.simd_paths())
 def test_ctrl_c_stops_count_hits(path):
     proc, latency, output = interrupt_after_start(
-        [sys.executable, "-P", "-c", CHILD], python_env(PYMCPI_SIMD=path))
+        [sys.executable, "-P", "-c", CHILD], python_env(PYMCPI_SIMD=path), ready=True)
     assert proc.returncode == 0 and "interrupted" in output, output
     # A piece of work between signal checks takes ~5 ms (avx2) to ~25 ms
     # (scalar); the bound leaves room for a loaded machine.
