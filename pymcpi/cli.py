@@ -152,7 +152,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      "means threads (default: 1 with auto, the CPUs available with "
                      "threads or processes)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="show a progress bar on stderr (default: when it is a terminal)")
+                     help="show a progress bar on stderr (default: when it is a terminal, "
+                     "or when mpiexec started this process from one)")
     run.add_argument("--tol", type=_tol_arg, default=None,
                      help="stop once the confidence interval's half-width is at most TOL; "
                      "a warning on stderr says when n points were not enough")
@@ -205,7 +206,11 @@ def _run(args: argparse.Namespace) -> None:
             backend = "mpi"
         else:  # --workers 4 asks for 4 workers: threads, as the kernel releases the GIL
             backend = "threads" if (args.workers or 1) > 1 else "serial"
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = args.progress
+    if progress is None:  # a terminal, or one behind mpiexec (whose ranks write to a pipe)
+        from .estimate import launcher_terminal_columns
+
+        progress = sys.stderr.isatty() or launcher_terminal_columns() is not None
     try:
         if backend != "mpi" and ranks > 1:  # nobody can give each rank a seed of its own here
             raise LaunchError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import sys
@@ -231,7 +232,11 @@ def estimate_pi(
         The communicator for ``backend="mpi"``; default ``COMM_WORLD``.
         mpi4py is imported only by this backend.
     progress : bool, optional
-        Show a progress bar (tqdm) on stderr; under MPI, on rank 0 only.
+        Show a progress bar (tqdm) on stderr; under MPI, on rank 0 only. In
+        a notebook it is a widget where ipywidgets is installed, else text
+        redrawn once a second. With ``tol``, it counts the round being
+        counted (the run may stop at its end) and ends with "tol met" or
+        "tol not met".
     tol : float, optional
         Stop once the confidence interval's half-width is at most ``tol``,
         or after ``n`` points. Rounds that double the points so far, with
@@ -315,15 +320,11 @@ def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
     ledger = Ledger(n, edges, saved.ranges if saved else ())
     previous = saved.elapsed if saved else 0.0
     schedule = Schedule(ledger, edges, runner.workers, met if tol is not None else None, trace)
-    bar = _progress_bar(n, ledger.points, progress)
-    shown = ledger.points
+    bar = _progress_bar(n, ledger.points, progress, edges if tol is not None else None)
 
     def show() -> None:
-        nonlocal shown
         if bar is not None:
-            points = schedule.points
-            bar.update(points - shown)
-            shown = points
+            bar.show(schedule.points, schedule.result)
 
     def tick() -> None:
         show()
@@ -338,7 +339,10 @@ def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
             saved.save(schedule.snapshot, elapsed)
         if bar is not None:
             show()
-            bar.close()
+            note = None
+            if tol is not None and schedule.result is not None:
+                note = "tol met" if met(*schedule.result) else "tol not met: n spent"
+            bar.close(note)
     assert schedule.result is not None
     used, hits = schedule.result
     runner.agree((used, hits, elapsed))
@@ -365,10 +369,162 @@ def _refuse_repeats(backend: str | None, pool: Any, comm: Any) -> None:
                 "(every rank must call), or backend='serial' to count on this rank alone")
 
 
-def _progress_bar(total: int, initial: int, show: bool) -> Any:
-    if not show:
-        return None
-    from tqdm import tqdm  # type: ignore[import-untyped]
+def _progress_bar(total: int, initial: int, show: bool,
+                  edges: list[int] | None = None) -> _Progress | None:
+    """The run's progress bar, or None when not ``show``: `_Progress` over
+    ``total`` points, ``initial`` of them done; with ``edges`` (a precision
+    target's rounds), over the round being counted."""
+    return _Progress(total, initial, edges) if show else None
 
-    return tqdm(total=total, initial=initial, unit="pt", unit_scale=True,
-                file=sys.stderr, smoothing=0.1, dynamic_ncols=True)
+
+class _Progress:
+    """A progress bar on stderr (tqdm.auto: a widget in a notebook where
+    ipywidgets is installed, text elsewhere).
+
+    Text at a terminal is redrawn up to ten times a second, at the
+    terminal's width. Anywhere else every redraw is kept (a notebook stores
+    each as an output, a pipe passes each on), so it is redrawn once a
+    second, at the width of the terminal behind an MPI launcher that forwards
+    this process's stderr (`launcher_terminal_columns`), else ``$COLUMNS``,
+    else 80 columns.
+
+    With a precision target (``edges``, the round ends), the run may stop at
+    the end of any round, so the bar counts the round being counted: its
+    total is that round's end (its ETA the time to it) and its label says
+    which round of how many. Once the run is decided its total is the points
+    used, and `close` can say whether the target was met.
+    """
+
+    def __init__(self, total: int, initial: int, edges: list[int] | None) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            # Without ipywidgets, tqdm.auto warns once that the bar is text
+            # in a notebook: a text bar is what it then draws.
+            warnings.simplefilter("ignore")
+            from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+        self.edges = edges
+        self.shown = initial
+        self.forwarded = False  # by an MPI launcher, to a terminal
+        options: dict[str, Any] = dict(unit="pt", unit_scale=True, smoothing=0.1)
+        if tqdm.__module__ != "tqdm.notebook":
+            options["file"] = sys.stderr
+            if _isatty(sys.stderr):
+                options["dynamic_ncols"] = True
+            else:
+                columns = launcher_terminal_columns()
+                self.forwarded = columns is not None
+                options.update(mininterval=1.0, ncols=columns or _environ_columns() or 80)
+        else:
+            options["mininterval"] = 1.0
+        self.bar = tqdm(total=total if edges is None else self._end(initial),
+                        initial=initial, desc=self._label(initial), **options)
+
+    def _end(self, points: int) -> int:
+        """The end of the round being counted once ``points`` are done:
+        rounds are dealt one at a time, so it is the first edge above them."""
+        assert self.edges is not None
+        return self.edges[min(bisect.bisect_right(self.edges, points), len(self.edges) - 1)]
+
+    def _label(self, points: int, end: int | None = None) -> str | None:
+        if self.edges is None:
+            return None
+        end = self._end(points) if end is None else end
+        return f"round {self.edges.index(end) + 1}/{len(self.edges)}"
+
+    def show(self, points: int, result: tuple[int, int] | None) -> None:
+        """Show ``points`` done; ``result`` is the schedule's, once decided."""
+        if self.edges is not None:
+            end = result[0] if result is not None else self._end(points)
+            if end != self.bar.total:
+                self.bar.total = end
+                self.bar.set_description_str(self._label(points, end), refresh=False)
+                container = getattr(self.bar, "container", None)  # a notebook's widget
+                if container is not None:
+                    container.children[1].max = end
+        self.bar.update(points - self.shown)
+        self.shown = points
+
+    def close(self, note: str | None = None) -> None:
+        """Draw the bar a last time, with ``note`` after it, and end it."""
+        if note:
+            self.bar.set_postfix_str(note, refresh=False)
+        self.bar.close()
+        sys.stderr.flush()  # a notebook's stderr holds the bar's last newline till then
+        if self.forwarded:
+            # The launcher forwards stderr and stdout through pipes of their
+            # own: let it pass on the bar's last line before the result, which
+            # would otherwise land at the end of the bar's line.
+            time.sleep(0.2)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # None, or a closed stream
+        return False
+
+
+def _environ_columns() -> int | None:
+    """``$COLUMNS``, where it is a sane width."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return columns if 20 <= columns <= 1000 else None
+
+
+# MPI launchers that forward their ranks' output: a rank's stderr is a pipe
+# (or a socket) to the launcher, and the user reads the launcher's stderr.
+_LAUNCHERS = ("mpiexec", "mpirun", "orterun", "prterun")
+
+
+def launcher_terminal_columns() -> int | None:
+    """The width of the terminal that this process's output reaches through
+    the MPI launcher that started it, or None when there is none.
+
+    ``mpiexec -n 4 pymcpi run`` at a terminal gives rank 0 a pipe for its
+    stderr (MPICH's Hydra, Open MPI), and no controlling terminal either
+    (Hydra starts the ranks in sessions of their own), but the launcher
+    writes what comes through that pipe to its own stderr: the user's
+    terminal. So, on Linux: this process's stderr must be a pipe or a
+    socket, and an ancestor a few generations up (the launcher, past
+    Hydra's proxy or Open MPI's daemon) must be a launcher whose stderr is a
+    terminal; its size is the answer. Under a batch system the launcher's
+    stderr is a file, and through ``| tee`` a pipe: None.
+    """
+    def stderr_of(pid: int | str) -> str:
+        try:
+            return os.readlink(f"/proc/{pid}/fd/2")
+        except OSError:
+            return ""
+
+    if not stderr_of("self").startswith(("pipe:", "socket:")):
+        return None
+    pid = os.getppid()
+    for _ in range(4):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        name = stat[stat.find("(") + 1:stat.rfind(")")]
+        if name.startswith(_LAUNCHERS):
+            target = stderr_of(pid)
+            if not target.startswith("/dev/"):
+                return None
+            try:
+                fd = os.open(f"/proc/{pid}/fd/2", os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+            except OSError:
+                return None
+            try:
+                return os.get_terminal_size(fd).columns if os.isatty(fd) else None
+            except OSError:
+                return None
+            finally:
+                os.close(fd)
+        pid = int(stat[stat.rfind(")") + 1:].split()[1])
+        if pid <= 1:
+            return None
+    return None

@@ -457,3 +457,47 @@ def test_unmet_target_says_whether_the_stream_can_reach_it(tol, end):
     proc = cli("run", "-n", "1e6", "--tol", tol, "--json")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.rstrip("\n").endswith(end), proc.stderr
+
+
+# The progress bar where stderr is not a terminal
+
+
+def bar_lines(stderr: str) -> list[str]:
+    """The progress bar's redraws, one per line."""
+    return [line for line in re.split(r"[\r\n]", stderr) if "pt/s" in line]
+
+
+@pytest.mark.parametrize("columns", [None, "100"])
+def test_progress_bar_through_a_pipe_has_a_sane_width(columns):
+    proc = cli("run", "-n", "1e8", "--backend", "threads", "--progress",
+               env=python_env(COLUMNS=columns or ""))
+    assert proc.returncode == 0, proc.stderr
+    lines = bar_lines(proc.stderr)
+    assert lines and {len(line) for line in lines} == {int(columns or 80)}, lines
+    assert "100%" in lines[-1]
+
+
+SCRIPT_PTY = shutil.which("script")  # util-linux: runs a command on a terminal of its own
+
+
+@pytest.mark.skipif(SCRIPT_PTY is None or not sys.platform.startswith("linux"),
+                    reason="needs script(1) and /proc")
+def test_progress_bar_under_mpiexec_at_a_terminal():
+    # Rank 0's stderr is a pipe to the launcher, which writes it to the
+    # terminal: the bar is on by default there, as wide as that terminal,
+    # and its last line comes before the result.
+    mpiexec = find_mpiexec()
+    if mpiexec is None:
+        pytest.skip("no mpiexec")
+    command = f"stty cols 100; {mpiexec} -n 2 {SCRIPT} run -n 3e8 --backend mpi"
+    proc = subprocess.run([SCRIPT_PTY, "-qc", command, "/dev/null"], capture_output=True,
+                          text=True, timeout=120, cwd=tempfile.gettempdir(), env=python_env())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout  # the terminal's output: the bar and the result
+    lines = bar_lines(out)
+    assert lines and {len(line) for line in lines} == {100}, lines
+    assert out.index("100%") < out.index("pi      ~=")
+    piped = subprocess.run([mpiexec, "-n", "2", SCRIPT, "run", "-n", "3e8", "--backend", "mpi"],
+                           capture_output=True, text=True, timeout=120,
+                           cwd=tempfile.gettempdir(), env=python_env())
+    assert piped.returncode == 0 and "pt/s" not in piped.stderr  # no terminal behind it

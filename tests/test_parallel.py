@@ -544,3 +544,69 @@ def test_processes_inside_a_pool_worker_say_what_to_use_instead():
             pool.apply(estimate_pi, (N,), {"seed": SEED, "backend": "processes"})
         est = pool.apply(estimate_pi, (N,), {"seed": SEED, "backend": "threads", "workers": 2})
     assert est.hits == hits_of()
+
+
+# The progress bar with a precision target, and where every redraw is kept
+
+
+def redraws(err: str) -> list[str]:
+    return [line for line in err.replace("\r", "\n").split("\n") if "pt/s" in line]
+
+
+def test_progress_bar_follows_the_rounds_and_says_when_the_target_is_met(capsys):
+    import re
+
+    from pymcpi.engine import round_edges
+
+    est = estimate_pi(BUDGET, seed=SEED, tol=1e-3, backend="threads", workers=2, progress=True)
+    lines = redraws(capsys.readouterr().err)
+    edges = round_edges(BUDGET, growing=True)
+    assert est.target_met and est.n in edges[:-1]
+    assert lines[0].startswith(f"round 1/{len(edges)}:   0%")
+    last = lines[-1]
+    assert last.startswith(f"round {edges.index(est.n) + 1}/{len(edges)}: 100%")
+    done, total = re.search(r"\| (\S+)/(\S+) \[", last).groups()
+    assert done == total and last.endswith("tol met]")
+
+    missed = estimate_pi(3 * 2**20 + 77, seed=SEED, tol=1e-9, progress=True)
+    last = redraws(capsys.readouterr().err)[-1]
+    assert missed.target_met is False
+    assert " 100%" in last and last.endswith("tol not met: n spent]")
+
+
+def test_progress_bar_to_a_stream_that_keeps_every_redraw_is_redrawn_once_a_second(
+        capsys, monkeypatch):
+    # Not a terminal (a notebook's text output, a pipe, a log): every redraw
+    # is stored, so there are about as many as seconds.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    n = 2 * 10**9
+    est = estimate_pi(n, seed=SEED, backend="threads", workers=2, progress=True)
+    lines = redraws(capsys.readouterr().err)
+    assert est.n == n and "100%" in lines[-1]
+    assert len(lines) <= est.elapsed / 1.0 + 3, (est.elapsed, lines)
+    assert {len(line) for line in lines} == {80}
+
+
+@pytest.mark.slow
+def test_progress_bar_in_a_notebook_kernel_stores_a_redraw_a_second():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import pymcpi\n"
+        f"est = pymcpi.estimate_pi(3 * 10**9, seed={SEED}, backend='threads', workers=2, "
+        "progress=True)\n"
+        "print(est.elapsed)")]
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    elapsed = float(next(o.text for o in outputs if o.get("name") == "stdout"))
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:  # a text bar
+        assert "IProgress" not in text and "Warning" not in text, text
+        lines = redraws(text)
+        assert "100%" in lines[-1] and len(lines) <= elapsed / 1.0 + 3, (elapsed, lines)
+    else:  # a widget: no text bar at all
+        assert not redraws(text)
+        assert any(o.output_type == "display_data" for o in outputs)
