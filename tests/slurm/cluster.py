@@ -23,7 +23,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 __all__ = ["Cluster", "missing"]
@@ -112,7 +112,9 @@ class Cluster:
         conf = TEMPLATE.read_text(encoding="utf-8")
         values = {"NODE": self.node, "STATE": str(self.state), "CPUS": str(self.cpus),
                   "CTLD_PORT": str(_free_port()), "SLURMD_PORT": str(_free_port()),
-                  "MUNGE_SOCKET": str(self.munge_socket), "KILL_WAIT": str(self.kill_wait)}
+                  "MUNGE_SOCKET": str(self.munge_socket), "KILL_WAIT": str(self.kill_wait),
+                  # below MaxJobId, 67043328 by default
+                  "FIRST_JOB_ID": str(1000 + secrets.randbelow(60_000_000))}
         conf = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], conf)
         (self.state / "slurm.conf").write_text(conf, encoding="utf-8")
         self._daemon("slurmctld", [_which("slurmctld"), "-D", "-i"])
@@ -218,10 +220,14 @@ class Cluster:
         out = self.run(["scontrol", "-o", "show", "job", str(job_id)]).stdout
         return dict(re.findall(r"(\w+)=(\S*)", out))
 
-    def wait(self, job_id: int, timeout: float) -> dict[str, str]:
-        """Wait until the job has ended; return its fields."""
+    def wait(self, job_id: int, timeout: float,
+             poll: Callable[[], object] | None = None) -> dict[str, str]:
+        """Wait until the job has ended, calling ``poll()`` about four times a
+        second meanwhile; return the job's fields."""
         deadline = time.monotonic() + timeout
         while True:
+            if poll is not None:
+                poll()
             info = self.job(job_id)
             if info["JobState"] in TERMINAL_STATES:
                 return info
