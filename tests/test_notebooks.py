@@ -118,3 +118,41 @@ def test_mpi_script_under_mpiexec(ranks, tmp_path):
     result = json.loads(lines[0])
     assert result["hits"] == pymcpi.count_hits(3_000_000, 7)
     assert result["ranks"] == ranks
+
+
+@pytest.mark.slow
+def test_notebook_04_draws_the_task_streams_of_both_schedules(tmp_path):
+    """Notebook 04's task-stream figure: its parameters, its set-up cell and
+    the cells tagged task-stream run in a fresh kernel; the figure cell shows
+    one image of two panels, the equal chunks and estimate_pi's pieces, each
+    with a lane per worker of the pool that had one slow worker."""
+    work = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, work)
+    nb = nbformat.read(work / "04_performance_and_scaling.ipynb", as_version=4)
+    tags = [set(cell.metadata.get("tags", [])) for cell in nb.cells]
+    figure = [i for i, t in enumerate(tags) if "task-stream-figure" in t]
+    assert len(figure) == 1, "notebook 04 has one task-stream figure"
+    parameters = next(i for i, t in enumerate(tags) if "parameters" in t)
+    keep = [parameters, parameters + 1] + [
+        i for i, t in enumerate(tags) if t & {"task-stream", "task-stream-figure"}]
+    assert len(keep) > 4, "the pool, its runs and the figure are tagged task-stream"
+    check = nbformat.v4.new_code_cell(  # and remove the scratch folder, as the last cell does
+        "import json, shutil\n"
+        "shutil.rmtree(TRACE_DIR, ignore_errors=True)\n"
+        "print(json.dumps({'workers': TRACE_WORKERS, 'panels': len(fig.axes),\n"
+        "    'lanes': [len(ax.get_yticks()) for ax in fig.axes],\n"
+        "    'streams': {name: [len({r.worker for r in records}), len(records)]\n"
+        "                for name, (records, _) in streams.items()}}))")
+    nb.cells = [nb.cells[i] for i in keep] + [check]
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(work)}})
+    client.execute()
+    drawn = nb.cells[keep.index(figure[0])].outputs
+    assert [o for o in drawn if "image/png" in o.get("data", {})], "the figure is drawn"
+    result = json.loads(nb.cells[-1].outputs[-1]["text"])
+    workers = result["workers"]
+    assert workers >= 2 and result["panels"] == 2
+    assert result["lanes"][0] == result["lanes"][1] >= 2, "a lane per worker, in both panels"
+    (lanes_a, pieces_a), (lanes_b, pieces_b) = result["streams"].values()
+    assert pieces_a == workers and lanes_a >= 2, "equal chunks, one per worker"
+    assert pieces_b > workers and lanes_b >= 2, "estimate_pi's pieces, on several workers"
