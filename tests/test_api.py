@@ -202,7 +202,7 @@ def test_signatures_and_docstrings(name):
     if name == "estimate_pi":
         assert list(sig.parameters) == [
             "n", "seed", "backend", "workers", "pool", "comm", "progress", "tol",
-            "confidence", "checkpoint", "trace"]
+            "confidence", "coverage", "checkpoint", "trace"]
         assert all(p.kind is p.KEYWORD_ONLY for p in list(sig.parameters.values())[1:])
 
 

@@ -501,3 +501,20 @@ def test_progress_bar_under_mpiexec_at_a_terminal():
                            capture_output=True, text=True, timeout=120,
                            cwd=tempfile.gettempdir(), env=python_env())
     assert piped.returncode == 0 and "pt/s" not in piped.stderr  # no terminal behind it
+
+
+def test_run_coverage_guaranteed():
+    nominal = json.loads(cli("run", "-n", "3e8", "--seed", "7", "--tol", "1e-3", "--json").stdout)
+    proc = cli("run", "-n", "3e8", "--seed", "7", "--tol", "1e-3", "--coverage", "guaranteed",
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["n"] > nominal["n"] and d["target_met"] is True
+    assert (d["checks"], d["level"], d["confidence"]) == (7, 1 - 0.05 / 7, 0.95)
+    assert "checks" not in nominal
+    human = cli("run", "-n", "3e8", "--seed", "7", "--tol", "1e-3", "--coverage", "guaranteed")
+    assert ("99.2857% CI [" in human.stdout
+            and "] (95% over the 7 checks: --coverage guaranteed)" in human.stdout)
+    assert "--coverage {nominal,guaranteed}" in cli("run", "--help").stdout
+    alone = cli("run", "-n", "1e6", "--coverage", "guaranteed")
+    assert alone.returncode == 2 and "without tol" in alone.stderr

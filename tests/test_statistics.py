@@ -155,3 +155,141 @@ def test_points_of_neighbouring_seeds_are_uncorrelated():
     a, b = points(seed=99, n=10**5), points(seed=100, n=10**5)
     assert_uncorrelated(a[:, 0], b[:, 0])
     assert_uncorrelated(a[:, 1], b[:, 1])
+
+
+# Coverage of a run that a precision target stops: the stop is checked at the
+# round ends, and coverage="guaranteed" shares 1 - confidence among them.
+
+from statistics import NormalDist  # noqa: E402
+
+from pymcpi.engine import round_edges  # noqa: E402
+
+BUDGET = 3 * 10**8  # 7 round ends
+
+
+def test_the_guaranteed_level_is_what_the_docs_say():
+    edges = round_edges(BUDGET, growing=True)
+    est = pymcpi.estimate_pi(BUDGET, seed=7, tol=1e-3, coverage="guaranteed")
+    assert est.checks == len(edges) == 7
+    assert est.level == 1 - (1 - 0.95) / 7 and est.confidence == 0.95
+    low, high = est.ci(est.level)
+    assert est.half_width == (high - low) / 2
+    assert str(est).split("(")[1].startswith("99.2857% CI, 95% over 7 checks [")
+    assert est.to_dict()["checks"] == 7 and est.to_dict()["level"] == est.level
+    # The z of each check, as estimate_pi's docstring gives it at 95%: 7 to 37
+    # round ends for n from 2**26 up.
+    counts = {len(round_edges(n, growing=True)) for n in (2**26, 10**10, 2**64 - 1)}
+    assert min(counts) == 7 and max(counts) == 37
+    z = [NormalDist().inv_cdf(1 - 0.05 / (2 * k)) for k in (7, 37)]
+    assert [round(v, 2) for v in z] == [2.69, 3.20]
+    assert [round((v / 1.96) ** 2, 1) for v in z] == [1.9, 2.7]
+    plain = pymcpi.estimate_pi(BUDGET, seed=7, tol=1e-3)
+    assert plain.checks == 1 and plain.level == 0.95 and "checks" not in plain.to_dict()
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_guaranteed_coverage_stops_later_on_every_backend_alike(seed):
+    edges = round_edges(BUDGET, growing=True)
+    nominal = pymcpi.estimate_pi(BUDGET, seed=seed, tol=1e-3)
+    runs = [pymcpi.estimate_pi(BUDGET, seed=seed, tol=1e-3, coverage="guaranteed",
+                               backend=backend, workers=workers)
+            for backend, workers in [("serial", None), ("threads", 2), ("processes", 2)]]
+    assert len({(e.n, e.hits, e.checks) for e in runs}) == 1
+    guaranteed = runs[0]
+    assert guaranteed.n > nominal.n and guaranteed.target_met and nominal.target_met
+    assert guaranteed.hits == pymcpi.count_hits(guaranteed.n, seed)
+    # It stopped at the first round end whose interval, at the shared level,
+    # is narrow enough.
+    before = edges[edges.index(guaranteed.n) - 1]
+    earlier = pymcpi.Estimate(n=before, hits=pymcpi.count_hits(before, seed), seed=seed,
+                              tol=1e-3, checks=len(edges))
+    assert earlier.target_met is False
+
+
+def test_guaranteed_coverage_is_a_checkpoint_parameter(tmp_path):
+    import json
+
+    nominal, guaranteed = tmp_path / "nominal.json", tmp_path / "guaranteed.json"
+    pymcpi.estimate_pi(BUDGET, seed=7, tol=1e-3, checkpoint=nominal)
+    est = pymcpi.estimate_pi(BUDGET, seed=7, tol=1e-3, coverage="guaranteed",
+                             checkpoint=guaranteed)
+    # A nominal run's parameters are those older versions wrote, so their
+    # checkpoints still resume.
+    assert set(json.loads(nominal.read_text())["params"]) == {"n", "seed", "tol", "confidence"}
+    assert json.loads(guaranteed.read_text())["params"]["coverage"] == "guaranteed"
+    again = pymcpi.estimate_pi(BUDGET, seed=7, tol=1e-3, coverage="guaranteed",
+                               checkpoint=guaranteed)
+    assert (again.n, again.hits, again.checks) == (est.n, est.hits, est.checks)
+    with pytest.raises(ValueError, match="checkpoint"):
+        pymcpi.estimate_pi(BUDGET, seed=7, tol=1e-3, checkpoint=guaranteed)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(tol=1e-3, coverage="bonferroni"), "coverage must be one of 'nominal', 'guaranteed'"),
+    (dict(coverage="guaranteed"), "without tol"),
+])
+def test_coverage_is_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pymcpi.estimate_pi(BUDGET, **kwargs)
+
+
+def simulated_coverage(n: int, tol: float, confidence: float, guaranteed: bool, runs: int,
+                       seed: int) -> tuple[float, float]:
+    """Coverage of the final interval, and how often |pi_hat - pi| <= tol, over
+    ``runs`` runs of the stopping rule with Binomial(round, pi/4) hits per
+    round (NumPy's generator, not pymcpi's kernel): rounds end at
+    round_edges(n), and a run stops at the first end whose Wilson interval
+    has a half-width of at most ``tol``, or at n."""
+    edges = round_edges(n, growing=True)
+    level = 1 - (1 - confidence) / len(edges) if guaranteed else confidence
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    rng = np.random.default_rng(seed)
+    hits = np.zeros(runs, dtype=np.int64)
+    stopped = np.zeros(runs, dtype=bool)
+    covered = np.zeros(runs, dtype=bool)
+    close = np.zeros(runs, dtype=bool)
+    done = 0
+    for end in edges:
+        hits += rng.binomial(end - done, P, size=runs)
+        done = end
+        p = hits / end
+        shrink = 1 + z * z / end
+        centre = (p + z * z / (2 * end)) / shrink
+        half = z / shrink * np.sqrt(p * (1 - p) / end + z * z / (4 * end * end))
+        now = ~stopped & ((4 * half <= tol) | (end == n))
+        covered[now] = np.abs(4 * centre[now] - math.pi) < 4 * half[now]
+        close[now] = np.abs(4 * p[now] - math.pi) <= tol
+        stopped |= now
+    return float(covered.mean()), float(close.mean())
+
+
+def tol_near_an_edge(n: int, confidence: float, a: float, guaranteed: bool = False) -> float:
+    """A tol that the interval at the sixth round end meets when its
+    estimate lies ``a`` standard errors above pi/4 or further: the worst
+    case of the stopping rule is near a = 2 at 95%, 1.6 at 90%."""
+    edges = round_edges(n, growing=True)
+    level = 1 - (1 - confidence) / len(edges) if guaranteed else confidence
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    end = edges[5]
+    p = P + a * math.sqrt(P * (1 - P) / end)
+    shrink = 1 + z * z / end
+    return 4 * z / shrink * math.sqrt(p * (1 - p) / end + z * z / (4 * end * end))
+
+
+def test_simulated_coverage_of_the_stopping_rule():  # NumPy draws: under a second
+    # What the docs say, from an independent check: at worst 0.934 at 95% and
+    # 0.871 at 90% with coverage="nominal", |pi_hat - pi| <= tol in at least
+    # 97% of runs at 95%; and with coverage="guaranteed", at least the
+    # confidence.
+    n, runs = 2**40, 100_000  # binomial sd of a coverage: under 0.0011
+    covered, close = simulated_coverage(n, tol_near_an_edge(n, 0.95, 2.0), 0.95, False, runs, 1)
+    assert 0.926 <= covered <= 0.942 and close >= 0.965
+    covered, _ = simulated_coverage(n, tol_near_an_edge(n, 0.90, 1.6), 0.90, False, runs, 2)
+    assert 0.862 <= covered <= 0.880
+    covered, _ = simulated_coverage(n, tol_near_an_edge(n, 0.95, -2.0), 0.95, False, runs, 3)
+    assert covered >= 0.95 - 0.0035  # tol away from the worst case: nominal
+    for a in (2.0, 0.0, -2.0):
+        for seed, tol in enumerate([tol_near_an_edge(n, 0.95, a, guaranteed=True),
+                                    tol_near_an_edge(n, 0.95, a)], start=4):
+            covered, _ = simulated_coverage(n, tol, 0.95, True, runs, seed)
+            assert covered >= 0.95 - 0.0035, (a, tol, covered)
