@@ -20,8 +20,8 @@ keeps every piece between two bounds:
 - long enough that dispatching is cheap: at least `Pace.MIN_SECONDS`, and at
   least ``workers * overhead / LOAD`` seconds, so that a central dispatcher
   which spends ``overhead`` seconds on a task (Dask's scheduler, a Ray head,
-  rank 0 under MPI) is busy at most ``LOAD`` of the time however many workers
-  it feeds;
+  rank 0 under MPI) is busy about ``LOAD`` of the time (0.4: below half)
+  however many workers it feeds;
 - short enough that a killed worker, a cut job or a progress bar loses or
   waits for little: at most `Pace.MAX_SECONDS`, unless the dispatcher needs
   longer ones.
@@ -86,8 +86,9 @@ class Pace:
     # The longest piece, unless the dispatcher needs longer ones: what a
     # killed worker or a cut job loses, and how far a checkpoint lags behind.
     MAX_SECONDS = 1.0
-    # The busiest a central dispatcher may be kept.
-    LOAD = 0.5
+    # The busiest a central dispatcher is planned to be: below half, with
+    # room for the probes and the guided tail.
+    LOAD = 0.4
     # Factoring: each piece is 1 / (SHARE * workers) of the round's time left.
     SHARE = 2
 
@@ -96,6 +97,7 @@ class Pace:
         self.rates: dict[Hashable, float] = {}  # points per second of each worker
         self.total_rate = 0.0  # their sum
         self.overhead: float | None = None
+        self.probes = 0  # probe pieces sized so far
 
     @property
     def known(self) -> bool:
@@ -122,11 +124,18 @@ class Pace:
         """Points for the next piece, when ``remaining`` points of the round
         are not dealt yet. For a known ``worker`` (an MPI rank asking), sized
         for its own rate, after a probe while that is unknown; for a pool,
-        whose free worker takes it, for the mean rate. A multiple of the
-        block."""
-        if not self.rates or (worker is not None and worker not in self.rates):
-            # A probe: nothing is known yet, or this worker has not shown its
-            # speed, and a big piece on a slow worker could end the run late.
+        whose free worker takes it, for the mean rate, after probes while
+        some workers have not shown theirs. A multiple of the block."""
+        if worker is None:
+            # A pool: probes until each worker has shown its speed (or twice
+            # as many probes as workers have gone out, for a pool that never
+            # shows them all), since a big piece on a slow worker could end
+            # the run late.
+            probe = len(self.rates) < self.workers and self.probes < 2 * self.workers
+        else:
+            probe = worker not in self.rates  # an MPI rank: its own probe first
+        if not self.rates or probe:
+            self.probes += 1
             points = min(self.FIRST, remaining // (self.SHARE * self.workers))
         else:
             mean = self.total_rate / len(self.rates)
@@ -180,7 +189,6 @@ class Schedule:
         self._undealt = 0
         self._pending = 0  # points dealt in the round and not finished
         self._redo: deque[Span] = deque()
-        self._probes = 0
         self._open_round()
 
     @property
@@ -197,12 +205,11 @@ class Schedule:
                 return None
             if self._redo:
                 piece = self._redo.popleft()
-            elif not self._gaps or (not self.pace.known and self._probes >= min(
+            elif not self._gaps or (not self.pace.known and self.pace.probes >= min(
                     Pace.PROBES, self.pace.workers)):
                 return None
             else:
                 piece = self._cut(self.pace.size(self._undealt, worker))
-                self._probes += 1
             self.inflight[piece] = now
             self.tasks += 1
             return piece

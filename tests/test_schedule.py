@@ -79,10 +79,12 @@ def test_pieces_shrink_towards_the_end_of_a_round_and_stay_above_the_shortest():
 def test_a_dispatcher_is_kept_at_most_half_busy():
     workers, overhead = 10_000, 1e-3
     pace = Pace(workers)
-    pace.observe("w", 10**9, 1.0, overhead)
-    assert pace.shortest() == pytest.approx(workers * overhead / Pace.LOAD)  # 20 s
+    for w in range(workers):  # every worker has shown its speed
+        pace.observe(w, 10**9, 1.0, overhead)
+    assert Pace.LOAD < 0.5
+    assert pace.shortest() == pytest.approx(workers * overhead / Pace.LOAD)  # 25 s
     # However little is left, a piece holds at least the shortest's points.
-    assert pace.size(10**9) == pytest.approx(20 * 10**9, rel=1e-6)
+    assert pace.size(10**9) == pytest.approx(25 * 10**9, rel=1e-6)
 
 
 def test_an_mpi_rank_gets_a_probe_then_pieces_for_its_own_speed():
@@ -93,6 +95,19 @@ def test_an_mpi_rank_gets_a_probe_then_pieces_for_its_own_speed():
     assert pace.size(10**12, worker=0) == pytest.approx(3 * pace.size(10**12, worker=1), rel=1e-6)
     assert pace.size(10**12, worker=2) == Pace.FIRST  # a rank not seen yet
     assert pace.size(10**12) == pytest.approx(2 * pace.size(10**12, worker=1), rel=1e-6)
+
+
+def test_a_pool_gets_probes_until_every_worker_has_shown_its_speed():
+    pace = Pace(3)
+    pace.observe("fast", 10**10, 1.0, 0.0)
+    assert pace.size(10**13) == Pace.FIRST  # two workers unseen: one may be slow
+    pace.observe("slow", 10**9, 1.0, 0.0)
+    pace.observe("third", 10**9, 1.0, 0.0)
+    assert pace.size(10**13) > Pace.FIRST
+    never = Pace(4)  # a pool that never shows all its workers
+    never.observe("only", 10**9, 1.0, 0.0)
+    sizes = [never.size(10**13) for _ in range(10)]
+    assert sizes[:7] == [Pace.FIRST] * 7 and sizes[8] > Pace.FIRST  # 2 x 4 probes in all
 
 
 def test_a_lost_piece_is_dealt_again_first():
@@ -177,16 +192,16 @@ def test_simulated_efficiency_and_dispatcher_load(engine, overhead, speeds):
     elif speeds == "straggler":
         rates[0] = 1e8
     out = simulate(int(120 * sum(rates)), rates, overhead, engine)  # two minutes
-    assert out.efficiency >= 0.97
-    assert out.load <= 0.5
+    assert out.efficiency >= 0.95
+    assert out.load < 0.5
     # Pieces of about MAX_SECONDS, then a guided tail of a few dozen per worker.
     assert out.tasks <= 1.1 * workers * 120 / Pace.MAX_SECONDS + 30 * workers
 
 
 def test_simulated_thousand_workers_keep_a_one_ms_dispatcher_below_half_busy():
     out = simulate(int(300 * 1e9 * 1000), [1e9] * 1000, 1e-3, "pool")
-    assert out.load <= 0.5 and out.efficiency >= 0.95
-    assert out.tasks <= 300 * 1000 / 2 * 1.05  # pieces of about 2 s: 1000 * 1 ms / 0.5
+    assert out.load < 0.5 and out.efficiency >= 0.95
+    assert out.tasks <= 300 * 1000 / 2.5 * 1.05  # pieces of about 2.5 s: 1000 * 1 ms / 0.4
 
 
 def test_simulated_slow_dispatcher_two_workers():
