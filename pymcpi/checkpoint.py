@@ -49,6 +49,11 @@ PLAUSIBLE_SIGMAS = 20
 
 KEYS = {"format", "version", "params", "ranges", "elapsed_s", "sha256"}
 
+# The params every checkpoint has, and those written only when they differ
+# from their default.
+REQUIRED = {"n", "seed", "tol", "confidence"}
+OPTIONAL = {"coverage": "nominal"}
+
 
 def canonical(data: dict[str, Any]) -> bytes:
     """The bytes that are hashed and written: sorted keys, no spaces."""
@@ -170,11 +175,14 @@ class Checkpoint:
         if data["sha256"] != expected:
             raise self._fail("checksum mismatch: the file was changed or damaged")
         params = data["params"]
-        if not isinstance(params, dict) or set(params) != set(self.params):
+        if not (isinstance(params, dict) and REQUIRED <= set(params) <= REQUIRED | set(OPTIONAL)):
             raise self._fail("bad params")
-        if params != self.params:
+        # A param left at its default is not written, so that the files of
+        # runs without it read as before.
+        found, wanted = {**OPTIONAL, **params}, {**OPTIONAL, **self.params}
+        if found != wanted:
             raise ValueError(f"checkpoint {str(self.path)!r} belongs to another run: "
-                             f"{_differences(params, self.params)}; use another file or "
+                             f"{_differences(found, wanted)}; use another file or "
                              "remove it")
         elapsed = data["elapsed_s"]
         if type(elapsed) not in (int, float) or not 0 <= elapsed < math.inf:

@@ -481,3 +481,14 @@ def test_a_target_where_the_checkpoint_had_none_is_explained(tmp_path):
                        r"confidence=None \(now 0\.95: confidence is part of a run only "
                        r"with a target, tol\); use another file"):
         estimate_pi(SMALL, seed=SEED, tol=1e-3, checkpoint=path)
+
+
+def test_checkpoint_of_the_other_coverage_belongs_to_another_run(tmp_path):
+    path = tmp_path / "run.json"
+    estimate_pi(SMALL, seed=SEED, tol=1e-3, checkpoint=path)
+    assert "coverage" not in load(path)["params"]  # the default is not written
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"belongs to another run: coverage='nominal' "
+                                         r"\(now 'guaranteed'\)"):
+        estimate_pi(SMALL, seed=SEED, tol=1e-3, coverage="guaranteed", checkpoint=path)
+    assert path.read_bytes() == before
