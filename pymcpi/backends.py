@@ -579,15 +579,27 @@ class MPIRunner:
     thread counts; where MPI gives no thread support for that, rank 0 only
     serves. A request and its answer are fixed-size uint64 buffers: the
     finished piece (start, count, hits, its times in nanoseconds, how long
-    the rank waited for it) and the next piece (start, count; count 0 means
-    the run is over). Rank 0 hears of every finished piece at once, so its
-    progress bar and checkpoint are never more than a piece behind any rank;
-    every other rank keeps O(1) state.
+    the rank waited for it, and a signal number if the rank must stop) and
+    the next piece (start, count; count 0 means the run is over, start
+    `STOPPED` that the job is stopping on the signal in count). Rank 0 hears
+    of every finished piece at once, so its progress bar and checkpoint are
+    never more than a piece behind any rank; every other rank keeps O(1)
+    state.
+
+    A signal (Ctrl-C, SIGTERM) stops the job without MPI_Abort, which a
+    launcher such as srun reports as a kill: rank 0 saves, then answers
+    every request with `STOPPED` until each rank has asked or said it is
+    stopping, and every rank leaves with the signal's exit status. Only a
+    rank that does not ask within `STOP_WAIT` seconds (a piece longer than
+    that) makes rank 0 end the job with MPI_Abort.
     """
 
     backend = "mpi"
     ASK, ANSWER = 1, 2  # message tags
-    STOP_WAIT = 10.0  # seconds a rank that must stop waits for rank 0 to end the job
+    STOPPED = (1 << 64) - 1  # an answer's start: the job is stopping; no piece starts there
+    # Seconds rank 0 waits for every rank to hear that the job is stopping,
+    # within the 30 s that Slurm allows between SIGTERM and SIGKILL.
+    STOP_WAIT = 20.0
     POLL = 0.001  # seconds rank 0's service sleeps between looks for a request
 
     def __init__(self, comm: Any) -> None:
@@ -606,6 +618,18 @@ class MPIRunner:
         self.workers = comm.Get_size()
         self.lead = self.rank == 0
         self.threaded = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
+        # Rank 0's service: the desk, its thread, and once the job is
+        # stopping, the signal and the ranks that know.
+        self._desk: Desk | None = None
+        self._service: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = 0
+        self._gone: set[int] = set()
+        self._told = 0  # ranks told that the run is over
+        self._mine: list[Span | None] = []  # the desk's answer to rank 0
+        self._ready = threading.Condition(self._lock)
+        self._stopped = False  # every rank heard that the job is stopping
+        self._interrupting = False  # a rank's signal was passed to the main thread
 
     def on_lead(self, make: Callable[[], T]) -> T | None:
         result: T | None = None
@@ -637,72 +661,92 @@ class MPIRunner:
         """A rank other than 0: ask, count, hand in, until told to stop."""
         import numpy as np
 
+        from .signals import Terminated
+
         ask = np.zeros(7, dtype=np.uint64)  # start, count, hits, began, ended, waited, signal
         answer = np.zeros(2, dtype=np.uint64)  # start, count
-        self._asking = ask
         while True:
             asked = time.perf_counter()
             self.comm.Send(ask, dest=0, tag=self.ASK)
             self.comm.Recv(answer, source=0, tag=self.ANSWER)
             waited = time.perf_counter() - asked
             start, count = int(answer[0]), int(answer[1])
+            if start == self.STOPPED:
+                self._gone.add(self.rank)  # rank 0 knows: nothing to send when leaving
+                raise KeyboardInterrupt if count == signal.SIGINT else Terminated(count)
             if count == 0:
                 return
             hits, began, ended = timed_count(count, seed, start)
             ask[:] = (start, count, hits, int(began * 1e9), int(ended * 1e9), int(waited * 1e9), 0)
+
+    def _send(self, answers: list[tuple[int, Span | None]]) -> None:
+        """Send the desk's answers (with the lock held): rank 0's own to the
+        waiting main thread, the others' as MPI messages."""
+        import numpy as np
+
+        for rank, piece in answers:
+            if rank == 0:
+                self._mine.append(piece)
+                self._ready.notify_all()
+                continue
+            buffer = np.array((0, 0) if piece is None else (piece.start, piece.count),
+                              dtype=np.uint64)
+            self.comm.Send(buffer, dest=rank, tag=self.ANSWER)
+            if piece is None:
+                self._told += 1
+                self._ready.notify_all()
 
     def _lead(self, desk: Desk, seed: int, tick: Callable[[], None]) -> None:
         """Rank 0: a service thread answers the other ranks while this
         thread counts pieces of its own through the same desk."""
         import numpy as np
 
-        mine: list[Span | None] = []  # the desk's answer to rank 0
-        ready = threading.Condition()
-        told = [0]  # other ranks told that the run is over
-        failed: list[BaseException] = []
+        self._desk = desk
+        try:
+            self._count_and_serve(desk, seed, tick)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or Terminated
+            from .signals import Terminated, ignored
 
-        def send(answers: list[tuple[int, Span | None]]) -> None:
-            for rank, piece in answers:
-                if rank != 0:
-                    buffer = np.array((0, 0) if piece is None else (piece.start, piece.count),
-                                      dtype=np.uint64)
-                    self.comm.Send(buffer, dest=rank, tag=self.ANSWER)
-                with ready:
-                    if rank == 0:
-                        mine.append(piece)
-                    elif piece is None:
-                        told[0] += 1
-                    ready.notify_all()
+            # Before the final save: the pieces the ranks hand in while they
+            # hear of it are saved too. A second Ctrl-C or SIGTERM (mpiexec
+            # forwards one after the terminal's) must not cut this short.
+            with ignored():
+                self._stopped = self._stop_job(exc.signum if isinstance(exc, Terminated)
+                                               else int(signal.SIGINT))
+            raise
 
+    def _count_and_serve(self, desk: Desk, seed: int, tick: Callable[[], None]) -> None:
         if not self.threaded:
-            while told[0] < self.workers - 1:  # rank 0 only serves
-                self._serve_one(desk, send)
+            while self._told < self.workers - 1:  # rank 0 only serves
+                self._serve_one()
             return
+        failed: list[BaseException] = []
 
         def serve() -> None:
             try:
-                while self._serve_one(desk, send):
+                while self._serve_one():
                     pass
             except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
-                with ready:
+                with self._lock:
                     failed.append(exc)
-                    ready.notify_all()
+                    self._ready.notify_all()
 
         def wait_for(condition: Callable[[], bool]) -> None:
-            with ready:
+            with self._lock:
                 while not (condition() or failed):
-                    ready.wait(0.1)
+                    self._ready.wait(0.1)
             if failed:
                 raise failed[0]
 
-        service = threading.Thread(target=serve, name="pymcpi-mpi-desk", daemon=True)
-        service.start()
+        self._service = threading.Thread(target=serve, name="pymcpi-mpi-desk", daemon=True)
+        self._service.start()
         finished = None
         while True:
             asked = time.perf_counter()
-            send(desk.ask(0, asked, finished))
-            wait_for(lambda: bool(mine))
-            piece = mine.pop()
+            with self._lock:
+                self._send(desk.ask(0, asked, finished))
+            wait_for(lambda: bool(self._mine))
+            piece = self._mine.pop()
             if piece is None:
                 break
             waited = time.perf_counter() - asked
@@ -711,16 +755,23 @@ class MPIRunner:
             tick()
         # Every other rank has been told, or will be when it asks next; the
         # service thread then has nothing left to receive but this message.
-        wait_for(lambda: told[0] == self.workers - 1)
-        self.comm.Send(np.zeros(7, dtype=np.uint64), dest=0, tag=self.ASK)
-        service.join()
+        wait_for(lambda: self._told == self.workers - 1)
+        self._wake_service()
 
-    def _serve_one(self, desk: Desk,
-                   send: Callable[[list[tuple[int, Span | None]]], None]) -> bool:
+    def _wake_service(self) -> None:
+        """End the service thread: it ends on a message from rank 0 itself."""
+        import numpy as np
+
+        if self._service is not None and self._service.is_alive():
+            self.comm.Send(np.zeros(7, dtype=np.uint64), dest=0, tag=self.ASK)
+            self._service.join()
+
+    def _serve_one(self) -> bool:
         """Answer one request; False for rank 0's own last message, which
         ends the service. A rank that must stop (a signal reached it alone)
         says so in its request; rank 0 then stops the job as if the signal
-        had reached it."""
+        had reached it. While the job is stopping, every request is answered
+        with `STOPPED`."""
         import _thread
 
         import numpy as np
@@ -737,85 +788,92 @@ class MPIRunner:
         if rank == 0:
             return False
         start, count, hits, began, ended, waited, signum = map(int, request)
-        if signum:
-            _thread.interrupt_main(signum)
-            return False
         finished = None
         if count:
-            finished = (Span(start, start + count), hits, began / 1e9, ended / 1e9, waited / 1e9)
-        send(desk.ask(rank, time.perf_counter(), finished))
+            finished = (Span(start, start + count), hits, began / 1e9, ended / 1e9,
+                        waited / 1e9)
+        assert self._desk is not None
+        with self._lock:
+            if signum or self._stopping:
+                if finished is not None:  # saved with the rest
+                    piece, hits, began, ended, waited = finished
+                    self._desk.schedule.finish(piece, hits, began, ended, rank,
+                                               time.perf_counter(), waited)
+                if not signum:
+                    self._tell_stopping(rank)
+                self._gone.add(rank)
+                self._ready.notify_all()
+                if not (self._stopping or self._interrupting):
+                    self._interrupting = True  # once: the main thread is stopping the job
+                    _thread.interrupt_main(signum)
+                return True
+            self._send(self._desk.ask(rank, time.perf_counter(), finished))
         return True
 
+    def _tell_stopping(self, rank: int) -> None:
+        import numpy as np
+
+        self.comm.Send(np.array((self.STOPPED, self._stopping), dtype=np.uint64), dest=rank,
+                       tag=self.ANSWER)
+
+    def _stop_job(self, signum: int) -> bool:
+        """Rank 0: tell every rank that the job is stopping, as each asks
+        (handing in its last piece); whether all knew within `STOP_WAIT`."""
+        with self._lock:
+            self._stopping = signum
+            if self._desk is not None:
+                while self._desk.waiting:  # ranks waiting for the round's end
+                    rank = self._desk.waiting.popleft()
+                    if rank != 0:
+                        self._tell_stopping(rank)
+                        self._gone.add(rank)
+        deadline = time.monotonic() + self.STOP_WAIT
+        others = set(range(1, self.workers))
+        while not others <= self._gone and time.monotonic() < deadline:
+            if self._service is not None and self._service.is_alive():
+                time.sleep(0.01)
+            elif self.comm.Iprobe(source=self.MPI.ANY_SOURCE, tag=self.ASK):
+                self._serve_one()
+            else:
+                time.sleep(self.POLL)
+        self._wake_service()
+        return others <= self._gone
+
     def abort(self, exc: BaseException, note: str) -> None:
-        """End the whole job: a rank that stops alone would leave the others
-        waiting forever. Rank 0 ends it at once (its final save is done); any
-        other rank stopped by a signal first asks rank 0 to stop the job, so
-        that rank 0 saves every rank's finished work, and ends it itself only
-        if rank 0 does not within `STOP_WAIT` seconds."""
+        """Leave the run with ``exc`` without leaving another rank waiting
+        forever. A signal stops the whole job (see the class notes); any
+        other error prints its traceback and ends the job with MPI_Abort."""
         if self.workers == 1:
             return
-        from .signals import Terminated, exit_status
+        import numpy as np
 
-        if threading.current_thread() is threading.main_thread():
-            # The job is ending: a second Ctrl-C or SIGTERM (mpiexec forwards
-            # one after the terminal's) must not skip the Abort below.
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, signal.SIG_IGN)
+        from .signals import Terminated, exit_status, ignored
+
         interrupted = isinstance(exc, KeyboardInterrupt)
-        if interrupted and self.lead:
-            sys.stderr.write(note + "\n")  # one line for the job, not one per rank
+        signum = (exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT))
+        with ignored():
+            if interrupted and not self.lead:
+                if self.rank not in self._gone:  # rank 0 does not know yet
+                    stop = np.array((0, 0, 0, 0, 0, 0, signum), dtype=np.uint64)
+                    self.comm.Send(stop, dest=0, tag=self.ASK)
+                return
+            if interrupted and self._stopped:
+                return
+            if interrupted:
+                sys.stderr.write(note + "\n")  # the job ends here: one line for it
+            else:
+                sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
+                                 + "".join(traceback.format_exception(exc)))
             sys.stderr.flush()
             time.sleep(0.5)  # let the launcher forward it before the job ends
-        elif interrupted:
-            import numpy as np
-
-            signum = exc.signum if isinstance(exc, Terminated) else int(signal.SIGINT)
-            stop = np.array((0, 0, 0, 0, 0, 0, signum), dtype=np.uint64)
-            try:
-                self.comm.Isend(stop, dest=0, tag=self.ASK)
-            except Exception:  # noqa: BLE001 - ending the job matters more
-                pass
-            time.sleep(self.STOP_WAIT)
-        elif not interrupted:
-            sys.stderr.write(f"pymcpi: rank {self.rank} of {self.workers} failed:\n"
-                             + "".join(traceback.format_exception(exc)))
-            sys.stderr.flush()
-            time.sleep(0.5)  # let the launcher forward the message before the job ends
-        # MPI_Abort prints a line of its own on some MPIs; the job's line,
-        # or the failure, has been said.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        self.comm.Abort(exit_status(exc))
+            # MPI_Abort prints a line of its own on some MPIs; the job's
+            # line, or the failure, has been said.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            self.comm.Abort(exit_status(exc))
 
     def close(self) -> None:
         pass
-
-
-POOL_FORMS = ("pool=multiprocessing.Pool(), any concurrent.futures executor, "
-              "client.get_executor() for Dask, ray.util.multiprocessing.Pool() for Ray")
-
-# What a backend name that is not one means: engines that come in through pool=.
-_DASK = ("Dask is used through pool=: estimate_pi(n, pool=client.get_executor()), with "
-         "client = distributed.Client(...)")
-_RAY = ("Ray is used through pool=: estimate_pi(n, pool=ray.util.multiprocessing.Pool()), "
-        "after ray.init()")
-_LOKY = ("loky is used through pool=: estimate_pi(n, pool=loky.get_reusable_executor())")
-_MULTIPROCESSING = ("worker processes are backend='processes'; a multiprocessing.Pool of "
-                    "your own goes in pool=")
-_MPI4PY = ("MPI ranks are backend='mpi' (every rank calls); an "
-           "mpi4py.futures.MPIPoolExecutor goes in pool=")
-_EXECUTOR = "an executor of your own goes in pool=: estimate_pi(n, pool=executor)"
-ENGINE_HINTS = {
-    "dask": _DASK, "distributed": _DASK, "dask.distributed": _DASK,
-    "ray": _RAY,
-    "loky": _LOKY, "joblib": _LOKY,
-    "multiprocessing": _MULTIPROCESSING, "process": _MULTIPROCESSING,
-    "processpool": _MULTIPROCESSING, "processpoolexecutor": _MULTIPROCESSING,
-    "thread": "threads are backend='threads'", "threading": "threads are backend='threads'",
-    "threadpool": "threads are backend='threads'",
-    "mpi4py": _MPI4PY, "mpi4py.futures": _MPI4PY, "mpipoolexecutor": _MPI4PY,
-    "executor": _EXECUTOR, "futures": _EXECUTOR, "concurrent.futures": _EXECUTOR,
-}
 
 
 def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) -> Runner:

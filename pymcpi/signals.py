@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Terminated", "describe", "exit_status", "handled"]
+__all__ = ["Terminated", "describe", "exit_status", "handled", "ignored"]
 
 # The signals that end a job, where the platform has them.
 ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGUSR1")
@@ -64,6 +64,23 @@ def handled() -> Iterator[None]:
     for signum in ENDING:
         if signal.getsignal(signum) is signal.SIG_DFL:
             previous[signum] = signal.signal(signum, _raise)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def ignored() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM for the duration of the block (in the main
+    thread; elsewhere nothing changes): while a job is stopping, a second
+    signal must not cut that short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:

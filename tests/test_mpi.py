@@ -143,7 +143,7 @@ if MPI.COMM_WORLD.Get_rank() == 1:
 
     def failing(n, seed, start):
         if len(calls) == 2:
-            time.sleep(1)  # rank 0 has saved by now
+            time.sleep(3)  # rank 0 has saved by now (it saves between pieces of its own)
             raise RuntimeError("rank 1 fails on purpose")
         calls.append([start, start + n])
         with open(sys.argv[2], "w") as f:
