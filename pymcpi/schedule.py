@@ -122,29 +122,34 @@ class Pace:
 
     def size(self, remaining: int, worker: Hashable = None) -> int:
         """Points for the next piece, when ``remaining`` points of the round
-        are not dealt yet. For a known ``worker`` (an MPI rank asking), sized
-        for its own rate, after a probe while that is unknown; for a pool,
-        whose free worker takes it, for the mean rate, after probes while
-        some workers have not shown theirs. A multiple of the block."""
-        if worker is None:
-            # A pool: probes until each worker has shown its speed (or twice
-            # as many probes as workers have gone out, for a pool that never
-            # shows them all), since a big piece on a slow worker could end
-            # the run late.
-            probe = len(self.rates) < self.workers and self.probes < 2 * self.workers
-        else:
-            probe = worker not in self.rates  # an MPI rank: its own probe first
-        if not self.rates or probe:
+        are not dealt yet; a multiple of the block.
+
+        Before any rate is known, a probe of `FIRST` points. A worker that
+        has not shown its speed yet (an MPI rank asking for the first time;
+        in a pool, whose free worker takes the piece, any while some have not
+        reported, up to twice as many pieces as workers) gets the shortest
+        piece the dispatcher allows, at the mean rate: a big piece on a slow
+        worker could end the run late. Otherwise a guided piece, for the
+        asking rank's own rate, or the mean rate in a pool.
+        """
+        if not self.rates:
             self.probes += 1
             points = min(self.FIRST, remaining // (self.SHARE * self.workers))
+            return max(points // BLOCK * BLOCK, BLOCK)
+        mean = self.total_rate / len(self.rates)
+        shortest = self.shortest()
+        if worker is None:
+            unseen = len(self.rates) < self.workers and self.probes < 2 * self.workers
         else:
-            mean = self.total_rate / len(self.rates)
-            throughput = mean * self.workers
-            shortest = self.shortest()
-            seconds = min(max(remaining / (self.SHARE * throughput), shortest),
-                          max(self.MAX_SECONDS, shortest))
-            points = int(seconds * self.rates.get(worker, mean))
-        return max(points // BLOCK * BLOCK, BLOCK)
+            unseen = worker not in self.rates
+        if unseen:
+            self.probes += 1
+            seconds, rate = shortest, mean
+        else:
+            guided = remaining / (self.SHARE * mean * self.workers)
+            seconds = min(max(guided, shortest), max(self.MAX_SECONDS, shortest))
+            rate = self.rates.get(worker, mean)
+        return max(int(seconds * rate) // BLOCK * BLOCK, BLOCK)
 
 
 class Schedule:

@@ -87,27 +87,30 @@ def test_a_dispatcher_is_kept_at_most_half_busy():
     assert pace.size(10**9) == pytest.approx(25 * 10**9, rel=1e-6)
 
 
-def test_an_mpi_rank_gets_a_probe_then_pieces_for_its_own_speed():
+def test_an_mpi_rank_gets_a_short_piece_then_pieces_for_its_own_speed():
     pace = Pace(2)
     assert pace.size(10**12, worker=0) == Pace.FIRST
     pace.observe(0, 3 * 10**9, 1.0, 0.0)
+    # Rank 1 has not shown its speed: the shortest piece, at the mean rate.
+    assert pace.size(10**12, worker=1) == pytest.approx(Pace.MIN_SECONDS * 3e9, rel=1e-6)
     pace.observe(1, 10**9, 1.0, 0.0)
     assert pace.size(10**12, worker=0) == pytest.approx(3 * pace.size(10**12, worker=1), rel=1e-6)
-    assert pace.size(10**12, worker=2) == Pace.FIRST  # a rank not seen yet
+    assert pace.size(10**12, worker=2) == pytest.approx(Pace.MIN_SECONDS * 2e9, rel=1e-6)
     assert pace.size(10**12) == pytest.approx(2 * pace.size(10**12, worker=1), rel=1e-6)
 
 
 def test_a_pool_gets_probes_until_every_worker_has_shown_its_speed():
+    shortest = Pace.MIN_SECONDS * 10**10
     pace = Pace(3)
     pace.observe("fast", 10**10, 1.0, 0.0)
-    assert pace.size(10**13) == Pace.FIRST  # two workers unseen: one may be slow
+    assert pace.size(10**15) == shortest  # two workers unseen: one may be slow
     pace.observe("slow", 10**9, 1.0, 0.0)
     pace.observe("third", 10**9, 1.0, 0.0)
-    assert pace.size(10**13) > Pace.FIRST
+    assert pace.size(10**15) == Pace.MAX_SECONDS * 4e9  # guided now, and capped
     never = Pace(4)  # a pool that never shows all its workers
-    never.observe("only", 10**9, 1.0, 0.0)
-    sizes = [never.size(10**13) for _ in range(10)]
-    assert sizes[:7] == [Pace.FIRST] * 7 and sizes[8] > Pace.FIRST  # 2 x 4 probes in all
+    never.observe("only", 10**10, 1.0, 0.0)
+    sizes = [never.size(10**15) for _ in range(10)]
+    assert sizes[:8] == [shortest] * 8 and sizes[8] > 10 * shortest  # 2 x 4 in all
 
 
 def test_a_lost_piece_is_dealt_again_first():
