@@ -7,6 +7,7 @@ import json
 import math
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
@@ -14,7 +15,7 @@ from typing import NoReturn
 from . import __version__
 from .backends import BACKENDS
 from .launcher import launched_ranks
-from .signals import describe, exit_status
+from .signals import describe, exit_status, once
 
 __all__ = ["ArgumentParser", "main", "parse_count", "parse_positive_count"]
 
@@ -373,6 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        once()  # a second signal must not cut the final save short
     command = {"run": _run, "info": _info, "bench": _bench}[args.command]
     try:
         command(args)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Terminated", "describe", "exit_status", "handled", "ignored"]
+__all__ = ["Terminated", "describe", "exit_status", "handled", "ignored", "once"]
 
 # The signals that end a job, where the platform has them.
 ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGUSR1")
@@ -69,6 +69,27 @@ def handled() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def once() -> None:
+    """For a program that ends when a run is interrupted (the ``pymcpi``
+    command): from now on, the first Ctrl-C or ending signal raises
+    (KeyboardInterrupt or `Terminated`) and any later one is ignored, so that
+    the final save and the stop of an MPI job are not cut short. Launchers
+    send more than one: mpiexec forwards Ctrl-C after the terminal's, and
+    Slurm's srun and slurmstepd both send SIGTERM. Main thread only."""
+    fired = []
+
+    def first(signum: int, frame: FrameType | None) -> None:
+        if fired:
+            return
+        fired.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    for signum in (signal.SIGINT, *ENDING):
+        signal.signal(signum, first)
 
 
 @contextmanager
