@@ -275,7 +275,10 @@ def test_job_cut_by_its_time_limit_resumes_to_the_exact_answer(cluster, tmp_path
     else:
         pytest.fail(f"not finished after {len(cuts)} cuts: {cuts}")
     assert len(found) == 1, text
-    assert info["JobState"] == "COMPLETED", (info, text)
+    # A run that finishes within seconds of the limit may still be exiting
+    # when Slurm's check comes: the job then says TIMEOUT, but its answer is
+    # out and its checkpoint holds the whole run.
+    assert info["JobState"] in ("COMPLETED", "TIMEOUT"), (info, text)
     assert len(cuts) >= 1, "the job was never cut: n is too small for this machine"
     assert (found[0]["n"], found[0]["workers"]) == (n, RANKS)
     assert found[0]["hits"] == reference_hits(n)
