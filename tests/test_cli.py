@@ -346,7 +346,8 @@ def test_mpiexec_estimate_pi_without_backend_asks_which_is_meant():
     assert counted == [["serial", 1, pymcpi.count_hits(10**7, 3)]] * 2
 
 
-def test_ctrl_c_under_mpiexec_ends_the_job_with_one_line():
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_under_mpiexec_ends_the_job_with_one_line(presses):
     import select
     import signal
     import time
@@ -367,7 +368,9 @@ def test_ctrl_c_under_mpiexec_ends_the_job_with_one_line():
         ready, _, _ = select.select([proc.stderr], [], [], 60)
         assert ready, "no progress bar within 60 s"
         time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGINT)
+        for _ in range(presses):  # a second Ctrl-C while the job stops
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.2)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
