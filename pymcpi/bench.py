@@ -532,10 +532,12 @@ def run_scaling(n: int, max_workers: int, repeat: int = 1) -> dict[str, Any]:
               "measured", file=sys.stderr, flush=True)
         for backend, kind, workers, points in plan:
             seconds = timed(backend, workers, points)
-            print(f"scaling: {backend}, {workers} workers, {kind} n={points:,}: "
-                  f"{seconds:.3f} s", file=sys.stderr, flush=True)  # a line per run
             times[backend, kind, workers] = seconds
             result["rows"] = _scaling_rows(times, backends, max_workers, per_worker)
+            # A line per run, once the run is in the result: a Ctrl-C right
+            # after the line keeps what it says.
+            print(f"scaling: {backend}, {workers} workers, {kind} n={points:,}: "
+                  f"{seconds:.3f} s", file=sys.stderr, flush=True)
         if mpiexec is not None:
             for row in _sync_rows(mpiexec, sync_ranks, 200):
                 result["sync"].append(row)
