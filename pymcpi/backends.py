@@ -876,6 +876,33 @@ class MPIRunner:
         pass
 
 
+POOL_FORMS = ("pool=multiprocessing.Pool(), any concurrent.futures executor, "
+              "client.get_executor() for Dask, ray.util.multiprocessing.Pool() for Ray")
+
+# What a backend name that is not one means: engines that come in through pool=.
+_DASK = ("Dask is used through pool=: estimate_pi(n, pool=client.get_executor()), with "
+         "client = distributed.Client(...)")
+_RAY = ("Ray is used through pool=: estimate_pi(n, pool=ray.util.multiprocessing.Pool()), "
+        "after ray.init()")
+_LOKY = ("loky is used through pool=: estimate_pi(n, pool=loky.get_reusable_executor())")
+_MULTIPROCESSING = ("worker processes are backend='processes'; a multiprocessing.Pool of "
+                    "your own goes in pool=")
+_MPI4PY = ("MPI ranks are backend='mpi' (every rank calls); an "
+           "mpi4py.futures.MPIPoolExecutor goes in pool=")
+_EXECUTOR = "an executor of your own goes in pool=: estimate_pi(n, pool=executor)"
+ENGINE_HINTS = {
+    "dask": _DASK, "distributed": _DASK, "dask.distributed": _DASK,
+    "ray": _RAY,
+    "loky": _LOKY, "joblib": _LOKY,
+    "multiprocessing": _MULTIPROCESSING, "process": _MULTIPROCESSING,
+    "processpool": _MULTIPROCESSING, "processpoolexecutor": _MULTIPROCESSING,
+    "thread": "threads are backend='threads'", "threading": "threads are backend='threads'",
+    "threadpool": "threads are backend='threads'",
+    "mpi4py": _MPI4PY, "mpi4py.futures": _MPI4PY, "mpipoolexecutor": _MPI4PY,
+    "executor": _EXECUTOR, "futures": _EXECUTOR, "concurrent.futures": _EXECUTOR,
+}
+
+
 def make_runner(backend: str | None, workers: int | None, pool: Any, comm: Any) -> Runner:
     """The runner for estimate_pi's arguments, after checking them."""
     if backend is None:
