@@ -732,9 +732,15 @@ class MPIRunner:
                     self._ready.notify_all()
 
         def wait_for(condition: Callable[[], bool]) -> None:
-            with self._lock:
-                while not (condition() or failed):
-                    self._ready.wait(0.1)
+            # Other ranks' pieces keep coming while rank 0 waits: its
+            # progress bar and checkpoint keep up with them.
+            while True:
+                with self._lock:
+                    if not (condition() or failed):
+                        self._ready.wait(0.1)
+                    if condition() or failed:
+                        break
+                tick()
             if failed:
                 raise failed[0]
 

@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import sys
+import tempfile
 import time
 import timeit
 from collections.abc import Callable, Iterator
@@ -329,6 +330,11 @@ def _usable_mpiexec() -> str | None:
     return find_mpiexec() if _dist_version("mpi4py") is not None else None
 
 
+# Where ``python -m pymcpi...`` children start: not a clone's top folder,
+# whose pymcpi/ source folder would come first on their sys.path.
+NEUTRAL_FOLDER = tempfile.gettempdir()
+
+
 def _mpiexec_json(mpiexec: str, ranks: int, args: list[str], timeout: float) -> Any:
     """The JSON that ``mpiexec -n ranks python ARGS`` prints last (rank 0's
     line). A failed or stuck launch raises instead of hanging the benchmark."""
@@ -337,7 +343,8 @@ def _mpiexec_json(mpiexec: str, ranks: int, args: list[str], timeout: float) -> 
 
     try:
         proc = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, *args],
-                              capture_output=True, text=True, check=False, timeout=timeout)
+                              capture_output=True, text=True, check=False, timeout=timeout,
+                              cwd=NEUTRAL_FOLDER)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"mpiexec -n {ranks} {' '.join(args)} did not finish within "
                            f"{timeout:.0f} s") from None

@@ -132,7 +132,7 @@ def mixed_ranks(n: int) -> dict[str, Any] | None:
     import subprocess
 
     from . import simd_paths
-    from .bench import _usable_mpiexec
+    from .bench import NEUTRAL_FOLDER, _usable_mpiexec
 
     mpiexec, fast = _usable_mpiexec(), simd_paths()[-1]
     if mpiexec is None or fast == "scalar":
@@ -141,7 +141,8 @@ def mixed_ranks(n: int) -> dict[str, Any] | None:
     rank = [sys.executable, "-m", "pymcpi.bench_scheduling", str(n)]
     command = [mpiexec, "-bind-to", "core", "-n", "1", "-env", "PYMCPI_SIMD", fast, *rank, ":",
                "-n", "1", "-env", "PYMCPI_SIMD", "scalar", *rank]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False,
+                          cwd=NEUTRAL_FOLDER)
     if proc.returncode != 0:
         raise RuntimeError(f"mpiexec failed: {proc.stderr.strip()[-500:]}")
     run = json.loads(proc.stdout.strip().splitlines()[-1])

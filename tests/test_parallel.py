@@ -597,7 +597,10 @@ def test_progress_bar_in_a_notebook_kernel_stores_a_redraw_a_second():
         f"est = pymcpi.estimate_pi(3 * 10**9, seed={SEED}, backend='threads', workers=2, "
         "progress=True)\n"
         "print(est.elapsed)")]
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    # The kernel starts outside the clone, whose pymcpi/ would shadow the
+    # installed package.
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": tempfile.gettempdir()}}).execute()
     outputs = nb.cells[0].outputs
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     elapsed = float(next(o.text for o in outputs if o.get("name") == "stdout"))
