@@ -707,10 +707,14 @@ class MPIRunner:
         except KeyboardInterrupt as exc:  # Ctrl-C, or Terminated
             from .signals import Terminated, ignored
 
-            # Before the final save: the pieces the ranks hand in while they
-            # hear of it are saved too. A second Ctrl-C or SIGTERM (mpiexec
-            # forwards one after the terminal's) must not cut this short.
-            with ignored():
+            with ignored():  # a second signal must not cut this short
+                if desk.schedule.done:
+                    # Too late to stop: the answer is decided, and the other
+                    # ranks are leaving for the end of the run.
+                    self._finish_service(lambda: None)
+                    return
+                # Before the final save: the pieces the ranks hand in while
+                # they hear of it are saved too.
                 self._stopped = self._stop_job(exc.signum if isinstance(exc, Terminated)
                                                else int(signal.SIGINT))
             raise
@@ -759,9 +763,21 @@ class MPIRunner:
             hits, began, ended = timed_count(piece.count, seed, piece.start)
             finished = (piece, hits, began, ended, waited)
             tick()
-        # Every other rank has been told, or will be when it asks next; the
-        # service thread then has nothing left to receive but this message.
-        wait_for(lambda: self._told == self.workers - 1)
+        self._finish_service(tick)
+        if failed:
+            raise failed[0]
+
+    def _finish_service(self, tick: Callable[[], None]) -> None:
+        """Once the run is decided: wait until every other rank has been
+        told (each is, when it asks next), then end the service thread,
+        which has nothing left to receive but rank 0's own message."""
+        while True:
+            with self._lock:
+                if self._told == self.workers - 1 or not (
+                        self._service is not None and self._service.is_alive()):
+                    break
+                self._ready.wait(0.1)
+            tick()
         self._wake_service()
 
     def _wake_service(self) -> None:

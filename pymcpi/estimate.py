@@ -17,7 +17,7 @@ from . import checks
 from .engine import Ledger, round_edges
 from .launcher import launched_ranks
 from .schedule import Schedule, TraceRecord
-from .signals import describe, handled
+from .signals import describe, handled, ignored
 
 __all__ = ["Estimate", "estimate_pi"]
 
@@ -385,7 +385,8 @@ def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
         saved = runner.on_lead(lambda: Checkpoint(checkpoint_path, params, edges))
     if not runner.lead:
         runner.run(None, seed, lambda: None)
-        used, hits, elapsed = runner.agree(None)
+        with ignored():  # the run is decided: a signal now must not leave rank 0 waiting
+            used, hits, elapsed = runner.agree(None)
         return Estimate(n=int(used), hits=int(hits), seed=seed, elapsed=elapsed,
                         backend=runner.backend, workers=runner.workers,
                         tol=tol, confidence=confidence, checks=shared)
@@ -411,18 +412,20 @@ def _run(n: int, seed: int, runner: Runner, progress: bool, tol: float | None,
     try:
         runner.run(schedule, seed, tick)
     finally:
-        elapsed = previous + time.perf_counter() - begin  # as saved, so reruns add to it
-        if saved is not None:
-            saved.save(schedule.snapshot, elapsed)
-        if bar is not None:
-            show()
-            note = None
-            if tol is not None and schedule.result is not None:
-                note = "tol met" if met(*schedule.result) else "tol not met: n spent"
-            bar.close(note)
+        with ignored():  # a second signal must not cut the final save short
+            elapsed = previous + time.perf_counter() - begin  # as saved: reruns add to it
+            if saved is not None:
+                saved.save(schedule.snapshot, elapsed)
+            if bar is not None:
+                show()
+                note = None
+                if tol is not None and schedule.result is not None:
+                    note = "tol met" if met(*schedule.result) else "tol not met: n spent"
+                bar.close(note)
     assert schedule.result is not None
     used, hits = schedule.result
-    runner.agree((used, hits, elapsed))
+    with ignored():  # the run is decided: a signal now must not leave ranks waiting
+        runner.agree((used, hits, elapsed))
     records = None
     if schedule.records is not None:
         records = tuple(r._replace(began=r.began - started, ended=r.ended - started)

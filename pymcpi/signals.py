@@ -94,14 +94,15 @@ def once() -> None:
 
 @contextmanager
 def ignored() -> Iterator[None]:
-    """Ignore Ctrl-C and SIGTERM for the duration of the block (in the main
-    thread; elsewhere nothing changes): while a job is stopping, a second
-    signal must not cut that short."""
+    """Ignore Ctrl-C and the ending signals for the duration of the block (in
+    the main thread; elsewhere nothing changes): a final save, the stop of
+    a job, or the end of a run that is already decided must not be cut
+    short by a signal."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {signum: signal.signal(signum, signal.SIG_IGN)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+                for signum in (signal.SIGINT, *ENDING)}
     try:
         yield
     finally:
