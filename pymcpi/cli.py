@@ -15,7 +15,7 @@ from typing import NoReturn
 from . import __version__
 from .backends import BACKENDS
 from .launcher import launched_ranks
-from .signals import describe, exit_status, once
+from .signals import describe, exit_status, ignore_from_now, once
 
 __all__ = ["ArgumentParser", "main", "parse_count", "parse_positive_count"]
 
@@ -385,6 +385,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"pymcpi: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM and its kin as Terminated
+        ignore_from_now()  # the command is ending
         if _mpi_rank() == 0:  # a signal reaches every rank; one line for the job
             print(describe(exc, getattr(args, "checkpoint", None)), file=sys.stderr)
         return exit_status(exc)

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Terminated", "describe", "exit_status", "handled", "ignored", "once"]
+__all__ = ["Terminated", "describe", "exit_status", "handled", "ignore_from_now", "ignored",
+           "once"]
 
 # The signals that end a job, where the platform has them.
 ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGUSR1")
@@ -90,6 +91,16 @@ def once() -> None:
 
     for signum in (signal.SIGINT, *ENDING):
         signal.signal(signum, first)
+
+
+def ignore_from_now() -> None:
+    """Ignore Ctrl-C and the ending signals for the rest of the process: for
+    a command that is ending after a signal. Launchers send more than one,
+    and one that came while MPI finalises (after Python has put the default
+    actions back) would kill a rank that its peers then wait for."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, *ENDING):
+            signal.signal(signum, signal.SIG_IGN)
 
 
 @contextmanager
